@@ -1,0 +1,65 @@
+/*
+ * gogc C helpers: the few things Rust cannot express on stable.
+ *
+ *  - gogc_with_spilled_registers: store every callee-saved register into this frame, then call
+ *    back with the address of that spill area, so a conservative scan from there to the stack
+ *    base sees pointers that live only in registers.
+ *  - gogc_call_funcval_*: call a gccgo func value with the FuncVal pointer in the static chain
+ *    register (%r10 on x86-64), as gccgo-compiled closures expect.
+ *  - gogc_tls_cache: the per-thread allocation cache pointer, in the initial-exec TLS model so the
+ *    allocation fast path reads it with one %fs-relative load even inside libgogc.so.
+ */
+#include <stdint.h>
+#include <stddef.h>
+
+__thread void *gogc_tls_cache __attribute__((tls_model("initial-exec"))) = 0;
+
+typedef void (*gogc_scan_fn)(uintptr_t sp, void *arg);
+
+__attribute__((noinline)) void gogc_with_spilled_registers(gogc_scan_fn fn, void *arg)
+{
+    volatile uintptr_t regs[8];
+#if defined(__x86_64__)
+    __asm__ volatile(
+        "movq %%rbx, 0(%0)\n\t"
+        "movq %%rbp, 8(%0)\n\t"
+        "movq %%r12, 16(%0)\n\t"
+        "movq %%r13, 24(%0)\n\t"
+        "movq %%r14, 32(%0)\n\t"
+        "movq %%r15, 40(%0)\n\t"
+        "movq %%rsp, 48(%0)\n\t"
+        : : "r"(regs) : "memory");
+#else
+    __builtin_unwind_init();
+#endif
+    fn((uintptr_t)&regs[0], arg);
+    __asm__ volatile("" : : "r"(regs) : "memory");
+}
+
+typedef struct { void (*fn)(void); } FuncVal;
+typedef struct { const void *t; void *v; } gogc_pair;
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define CALL_CHAIN(call, fv) __builtin_call_with_static_chain(call, (void *)(fv))
+#else
+#error "gogc needs GCC's __builtin_call_with_static_chain to call gccgo func values"
+#endif
+
+void gogc_call_funcval0(const FuncVal *fv)
+{
+    void (*f)(void) = (void (*)(void))fv->fn;
+    CALL_CHAIN(f(), fv);
+}
+
+void gogc_call_funcval_ptr(const FuncVal *fv, void *p)
+{
+    void (*f)(void *) = (void (*)(void *))fv->fn;
+    CALL_CHAIN(f(p), fv);
+}
+
+void gogc_call_funcval_pair(const FuncVal *fv, const void *t, void *v)
+{
+    gogc_pair a = { t, v };
+    void (*f)(gogc_pair) = (void (*)(gogc_pair))fv->fn;
+    CALL_CHAIN(f(a), fv);
+}

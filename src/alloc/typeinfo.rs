@@ -1,0 +1,119 @@
+//! Per-object type records (gccgo's MTypes, libgo-abi.md §11.6): the `typ` word given to
+//! mallocgc, kept per object so the collector can scan typed blocks precisely.
+//!
+//! | compression | data                                                                   |
+//! |-------------|------------------------------------------------------------------------|
+//! | Empty       | nothing recorded                                                       |
+//! | Single      | large span: the type word itself                                       |
+//! | Bytes       | table of 8 type slots (slot 0 = "none") + one slot index byte per object |
+//! | Words       | one type word per object (after an 8th distinct type appears)          |
+//!
+//! Tables come from the internal metadata allocator rather than the GC heap (gccgo used NoScan
+//! heap blocks kept alive by a root): their life is exactly the span's, so they are freed when
+//! the span is reset, and the collector never has to mark them.
+//!
+//! Protection: written by the span's owner (the allocating cache, or whoever frees an object of
+//! it under the same rules as the free list); read by the collector with the world stopped.
+
+
+
+use crate::heap::internal::{ialloc, ifree};
+use crate::heap::span::{MSpan, MTYPES_BYTES, MTYPES_EMPTY, MTYPES_SINGLE, MTYPES_WORDS};
+
+const SLOTS: usize = 8;
+
+fn bytes_table_size(n: usize) -> usize {
+    SLOTS * 8 + n
+}
+
+/// Records `typ` for the object at `v` (`runtime_settype`).
+pub fn settype(s: &mut MSpan, v: usize, typ: usize) {
+    if s.sizeclass == 0 {
+        s.types.compression = MTYPES_SINGLE;
+        s.types.data = typ;
+        return;
+    }
+    let n = s.nelems as usize;
+    let i = s.obj_index(v);
+    if s.types.compression == MTYPES_EMPTY {
+        s.types.data = ialloc(bytes_table_size(n)) as usize;
+        s.types.compression = MTYPES_BYTES;
+    }
+    if s.types.compression == MTYPES_BYTES {
+        let slots = s.types.data as *mut usize;
+        let idx = (s.types.data + SLOTS * 8) as *mut u8;
+        // SAFETY: the Bytes table has SLOTS words then n index bytes; i < n.
+        unsafe {
+            for j in 1..SLOTS {
+                let cur = *slots.add(j);
+                if cur == typ || cur == 0 {
+                    *slots.add(j) = typ;
+                    *idx.add(i) = j as u8;
+                    return;
+                }
+            }
+            // Eighth distinct type: convert to one word per object.
+            let words = ialloc(n * 8) as *mut usize;
+            for k in 0..n {
+                *words.add(k) = *slots.add(*idx.add(k) as usize);
+            }
+            ifree(s.types.data as *mut u8, bytes_table_size(n));
+            s.types.data = words as usize;
+            s.types.compression = MTYPES_WORDS;
+        }
+    }
+    if s.types.compression == MTYPES_WORDS {
+        // SAFETY: the Words table has n entries; i < n.
+        unsafe { *(s.types.data as *mut usize).add(i) = typ };
+    }
+}
+
+/// Forgets the type of the object at `v` (it was freed).
+pub fn cleartype(s: &mut MSpan, v: usize) {
+    match s.types.compression {
+        MTYPES_BYTES => {
+            // SAFETY: index byte i exists in the Bytes table.
+            unsafe { *((s.types.data + SLOTS * 8) as *mut u8).add(s.obj_index(v)) = 0 };
+        }
+        MTYPES_WORDS => {
+            // SAFETY: word i exists in the Words table.
+            unsafe { *(s.types.data as *mut usize).add(s.obj_index(v)) = 0 };
+        }
+        MTYPES_SINGLE => s.types.data = 0,
+        _ => {}
+    }
+}
+
+/// The type word recorded for the object containing `v` in span `s` (0 if none).
+pub fn gettype_in(s: &MSpan, v: usize) -> usize {
+    match s.types.compression {
+        MTYPES_EMPTY => 0,
+        MTYPES_SINGLE => s.types.data,
+        MTYPES_WORDS => {
+            // SAFETY: word i exists in the Words table.
+            unsafe { *(s.types.data as *const usize).add(s.obj_index(v)) }
+        }
+        MTYPES_BYTES => {
+            // SAFETY: the Bytes table layout (module comment).
+            unsafe {
+                let j = *((s.types.data + SLOTS * 8) as *const u8).add(s.obj_index(v));
+                *(s.types.data as *const usize).add(j as usize)
+            }
+        }
+        _ => crate::fatal::throw("runtime_gettype: invalid compression kind"),
+    }
+}
+
+/// Drops the span's table (the span is being freed to, or allocated from, the page heap).
+pub fn reset(s: &mut MSpan) {
+    let n = s.nelems as usize;
+    match s.types.compression {
+        // SAFETY: the table was allocated with exactly this size for this span.
+        MTYPES_BYTES => unsafe { ifree(s.types.data as *mut u8, bytes_table_size(n)) },
+        // SAFETY: as above.
+        MTYPES_WORDS => unsafe { ifree(s.types.data as *mut u8, n * 8) },
+        _ => {}
+    }
+    s.types.compression = MTYPES_EMPTY;
+    s.types.data = 0;
+}

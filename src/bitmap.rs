@@ -1,0 +1,196 @@
+//! The heap bitmap: 4 bits per heap word, kept just below `arena_start` and growing downward
+//! (libgo-abi.md §11.2). This module is the only code that knows the encoding.
+//!
+//! For heap word `off = (addr - arena_start) / 8` the bitmap word is
+//! `arena_start - (off / 16 + 1) * 8` and the word's bits sit at `shift = off % 16`:
+//!
+//! | bit (at shift 0)       | value        | meaning                                            |
+//! |------------------------|--------------|----------------------------------------------------|
+//! | allocated              | 1 << 0       | a block starts here and is visible to the GC      |
+//! | scan                   | 1 << 16      | with allocated: the block may hold pointers        |
+//! | boundary               | 1 << 16      | without allocated: start of a FlagNoGC block       |
+//! | marked                 | 1 << 32      | with allocated: reached in the current mark       |
+//!
+//! All zero means "no block starts here". A bitmap word covers 128 bytes, and spans are 8 KiB
+//! aligned, so each bitmap word belongs to exactly one span. Protection: the bits of a span are
+//! written by whoever owns the span (the caching thread for alloc/own-span frees, the MCentral
+//! lock holder for uncached spans, the sweeper that won the span's sweepgen CAS); the mark bit
+//! is additionally set by parallel markers with the world stopped, so every write is an atomic
+//! RMW and the common mark path is a single `fetch_or`.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::fatal::throw;
+use crate::heap::arena;
+
+pub(crate) const BIT_ALLOCATED: usize = 1;
+pub(crate) const BIT_SCAN: usize = 1 << 16;
+pub(crate) const BIT_BOUNDARY: usize = 1 << 16;
+pub(crate) const BIT_MARKED: usize = 1 << 32;
+pub(crate) const BIT_MASK: usize = BIT_ALLOCATED | BIT_SCAN | BIT_MARKED;
+pub(crate) const WORDS_PER_BITMAP_WORD: usize = 16;
+
+/// Bitmap word and shift for heap address `addr` (which must be inside the mapped arena).
+#[inline(always)]
+pub fn locate(addr: usize) -> (&'static AtomicUsize, usize) {
+    let start = arena::start();
+    let off = (addr - start) / 8;
+    let w = start - (off / WORDS_PER_BITMAP_WORD + 1) * 8;
+    // SAFETY: w lies in the bitmap mapping, which always covers [arena_start, arena_used).
+    (unsafe { &*(w as *const AtomicUsize) }, off % WORDS_PER_BITMAP_WORD)
+}
+
+/// The three bits (allocated, scan/boundary, marked) for `addr`, shifted down to shift 0.
+#[inline(always)]
+pub fn bits(addr: usize) -> usize {
+    let (w, sh) = locate(addr);
+    (w.load(Ordering::Relaxed) >> sh) & BIT_MASK
+}
+
+/// `runtime_markscan`: the block at `v` holds pointers.
+#[inline(always)]
+pub fn markscan(v: usize) {
+    let (w, sh) = locate(v);
+    // The span's owner is the only writer while it allocates (see module comment).
+    w.store(w.load(Ordering::Relaxed) | (BIT_SCAN << sh), Ordering::Relaxed);
+}
+
+/// `runtime_marknogc`: clear allocated, set boundary (the block becomes invisible to the GC).
+pub fn marknogc(v: usize) {
+    let (w, sh) = locate(v);
+    let x = w.load(Ordering::Relaxed);
+    w.store((x & !(BIT_ALLOCATED << sh)) | (BIT_BOUNDARY << sh), Ordering::Relaxed);
+}
+
+/// `runtime_markfreed`: the bits for `v` become exactly "allocated".
+pub fn markfreed(v: usize) {
+    if v > arena::used() || v < arena::start() {
+        throw("markfreed: bad pointer");
+    }
+    let (w, sh) = locate(v);
+    let _ = w.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| {
+        Some((x & !(BIT_MASK << sh)) | (BIT_ALLOCATED << sh))
+    });
+}
+
+/// Clears scan and marked for a freed block, keeping allocated (sweep of a small object).
+#[inline]
+pub fn clear_scan_and_mark(v: usize) {
+    let (w, sh) = locate(v);
+    w.fetch_and(!((BIT_SCAN | BIT_MARKED) << sh), Ordering::Relaxed);
+}
+
+/// Atomically sets the mark bit; returns true if this call set it (the block was unmarked).
+#[inline(always)]
+pub fn try_mark(v: usize) -> bool {
+    let (w, sh) = locate(v);
+    let m = BIT_MARKED << sh;
+    if w.load(Ordering::Relaxed) & m != 0 {
+        return false;
+    }
+    w.fetch_or(m, Ordering::Relaxed) & m == 0
+}
+
+/// Sets the mark bit without caring who set it first.
+#[inline]
+pub fn set_mark(v: usize) {
+    let (w, sh) = locate(v);
+    w.fetch_or(BIT_MARKED << sh, Ordering::Relaxed);
+}
+
+/// Clears the mark bit.
+#[inline]
+pub fn clear_mark(v: usize) {
+    let (w, sh) = locate(v);
+    w.fetch_and(!(BIT_MARKED << sh), Ordering::Relaxed);
+}
+
+/// `runtime_markspan`: mark `n` blocks of `size` bytes from `v` as allocated (overwriting whole
+/// bitmap words), plus a boundary just past the last block when `leftover`.
+pub fn markspan(v: usize, size: usize, n: usize, leftover: bool) {
+    if v + size * n > arena::used() || v < arena::start() {
+        throw("markspan: bad pointer");
+    }
+    let total = n + leftover as usize;
+    let mut cur: Option<(&AtomicUsize, usize)> = None;
+    let mut p = v;
+    for _ in 0..total {
+        let (w, sh) = locate(p);
+        match cur {
+            Some((cw, ref mut x)) if core::ptr::eq(cw, w) => *x |= BIT_ALLOCATED << sh,
+            _ => {
+                if let Some((cw, x)) = cur {
+                    cw.store(x, Ordering::Relaxed);
+                }
+                cur = Some((w, BIT_ALLOCATED << sh));
+            }
+        }
+        p += size;
+    }
+    if let Some((cw, x)) = cur {
+        cw.store(x, Ordering::Relaxed);
+    }
+}
+
+/// `runtime_unmarkspan`: zero the bitmap words covering `[v, v+nbytes)`. `v` must be 16-word
+/// aligned and `nbytes` a multiple of 128.
+pub fn unmarkspan(v: usize, nbytes: usize) {
+    if v + nbytes > arena::used() || v < arena::start() {
+        throw("markspan: bad pointer");
+    }
+    let off = (v - arena::start()) / 8;
+    if off % WORDS_PER_BITMAP_WORD != 0 {
+        throw("markspan: unaligned pointer");
+    }
+    let words = nbytes / 8;
+    if words % WORDS_PER_BITMAP_WORD != 0 {
+        throw("unmarkspan: unaligned length");
+    }
+    let mut p = v;
+    for _ in 0..words / WORDS_PER_BITMAP_WORD {
+        locate(p).0.store(0, Ordering::Relaxed);
+        p += 8 * WORDS_PER_BITMAP_WORD;
+    }
+}
+
+/// `runtime_checkfreed`: a no-op, as `runtime_checking` is never set in gccgo.
+pub fn checkfreed(_v: usize, _n: usize) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encoding round trips on real arena memory (the arena is initialised on demand).
+    #[test]
+    fn codec_round_trips() {
+        crate::heap::ensure_init();
+        // Grab a fresh large object so no other test shares its bitmap words.
+        let v = crate::alloc::malloc::mallocgc(3 * 8192, 0, crate::config::FLAG_NO_SCAN) as usize;
+        assert_eq!(bits(v), BIT_ALLOCATED);
+        unmarkspan(v, 3 * 8192);
+        assert_eq!(bits(v), 0);
+        markspan(v, 48, 10, true);
+        for i in 0..10 {
+            assert_eq!(bits(v + 48 * i), BIT_ALLOCATED, "block {i}");
+            assert_eq!(bits(v + 48 * i + 8), 0);
+        }
+        assert_eq!(bits(v + 480), BIT_ALLOCATED, "leftover boundary");
+        markscan(v + 48);
+        assert_eq!(bits(v + 48), BIT_ALLOCATED | BIT_SCAN);
+        assert!(try_mark(v + 48));
+        assert!(!try_mark(v + 48));
+        assert_eq!(bits(v + 48), BIT_MASK);
+        assert_eq!(bits(v), BIT_ALLOCATED, "neighbour untouched");
+        clear_scan_and_mark(v + 48);
+        assert_eq!(bits(v + 48), BIT_ALLOCATED);
+        markscan(v + 96);
+        set_mark(v + 96);
+        markfreed(v + 96);
+        assert_eq!(bits(v + 96), BIT_ALLOCATED);
+        marknogc(v + 144);
+        assert_eq!(bits(v + 144), BIT_BOUNDARY);
+        unmarkspan(v, 3 * 8192);
+        markspan(v, 0, 0, true);
+        assert_eq!(bits(v), BIT_ALLOCATED);
+    }
+}

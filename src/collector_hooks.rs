@@ -1,0 +1,60 @@
+//! Points where the allocator calls up into collector policy.
+//!
+//! The allocator (mechanism) must not depend on the collector (policy). These three functions
+//! are the whole interface: the allocator calls them, and they dispatch to whatever the
+//! collector registered. Until a collector module registers, allocation never triggers a
+//! collection, which is the behaviour of a heap with `mstats.enablegc == 0`.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::heap::span::MSpan;
+
+/// Called by mallocgc after an allocation that may start a collection (not FlagNoInvokeGC).
+pub type AfterAllocFn = fn(size: usize);
+/// Called by explicit free before the block is released (sweep-state and specials checks).
+pub type BeforeFreeFn = fn(span: &mut MSpan, base: usize);
+
+static AFTER_ALLOC: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static BEFORE_FREE: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+pub fn register(after_alloc: AfterAllocFn, before_free: BeforeFreeFn) {
+    AFTER_ALLOC.store(after_alloc as *mut (), Ordering::Release);
+    BEFORE_FREE.store(before_free as *mut (), Ordering::Release);
+}
+
+#[inline(always)]
+pub fn after_alloc(size: usize) {
+    let f = AFTER_ALLOC.load(Ordering::Acquire);
+    if !f.is_null() {
+        // SAFETY: only AfterAllocFn values are stored in AFTER_ALLOC.
+        let f: AfterAllocFn = unsafe { core::mem::transmute::<*mut (), AfterAllocFn>(f) };
+        f(size);
+    }
+}
+
+#[inline]
+pub fn before_free(span: &mut MSpan, base: usize) {
+    let f = BEFORE_FREE.load(Ordering::Acquire);
+    if !f.is_null() {
+        // SAFETY: only BeforeFreeFn values are stored in BEFORE_FREE.
+        let f: BeforeFreeFn = unsafe { core::mem::transmute::<*mut (), BeforeFreeFn>(f) };
+        f(span, base);
+    }
+}
+
+/// Pattern written over freed objects under GODEBUG=clobberfree=1: odd and non-canonical, so
+/// it can never be mistaken for a heap pointer by a conservative scan.
+pub(crate) const CLOBBER_PATTERN: usize = 0xdeadbeefdeadbeef;
+
+/// Fills words 2.. of a freed block (words 0 and 1 carry the free link and zeroing poison).
+#[inline]
+pub fn clobber(base: usize, size: usize) {
+    if crate::config::DEBUG.clobberfree.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let p = base as *mut usize;
+    for i in 2..size / 8 {
+        // SAFETY: base is a dead block of `size` bytes owned by the freeing thread.
+        unsafe { *p.add(i) = CLOBBER_PATTERN };
+    }
+}

@@ -1,0 +1,152 @@
+//! Compile-time constants (x86-64 values of gccgo's malloc.h, libgo-abi.md §11.1) and the
+//! run-time knobs read once from the environment (GODEBUG, §13.4).
+//!
+//! GODEBUG is parsed at initialisation into plain atomics; readers use Relaxed loads because the
+//! values are written once before any other thread can observe the heap (init is serialised by
+//! the heap's init lock) and only ever read afterwards.
+
+#![allow(non_upper_case_globals)]
+
+use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+
+pub(crate) const PAGE_SHIFT: usize = 13;
+pub(crate) const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+pub(crate) const NUM_SIZE_CLASSES: usize = 67;
+pub(crate) const MAX_SMALL_SIZE: usize = 32 << 10;
+pub(crate) const TINY_SIZE: usize = 16;
+pub(crate) const TINY_SIZE_CLASS: usize = 2;
+pub(crate) const FIX_ALLOC_CHUNK: usize = 16 << 10;
+pub(crate) const MAX_MHEAP_LIST: usize = 1 << (20 - PAGE_SHIFT);
+pub(crate) const HEAP_ALLOC_CHUNK: usize = 1 << 20;
+/// Largest arena we reserve (gccgo's MaxMem, 128 GiB).
+pub(crate) const MAX_MEM: usize = 1 << 37;
+pub(crate) const PERSISTENT_ALLOC_CHUNK: usize = 256 << 10;
+pub(crate) const PERSISTENT_ALLOC_MAX_BLOCK: usize = 64 << 10;
+
+// Allocation flags (§6.1).
+pub(crate) const FLAG_NO_SCAN: u32 = 1 << 0;
+pub(crate) const FLAG_NO_PROFILING: u32 = 1 << 1;
+pub(crate) const FLAG_NO_GC: u32 = 1 << 2;
+pub(crate) const FLAG_NO_ZERO: u32 = 1 << 3;
+pub(crate) const FLAG_NO_INVOKE_GC: u32 = 1 << 4;
+
+// Type-word kinds (§6.2).
+pub(crate) const TYPEINFO_SINGLE_OBJECT: usize = 0;
+pub(crate) const TYPEINFO_ARRAY: usize = 1;
+pub(crate) const TYPEINFO_CHAN: usize = 2;
+
+/// Debug knobs from GODEBUG. gccgo's names plus our own (README documents each).
+pub struct DebugVars {
+    pub gctrace: AtomicI64,
+    pub efence: AtomicI64,
+    pub allocfreetrace: AtomicI64,
+    /// Ours: re-mark with the world stopped into a shadow bitmap and throw on a missed object.
+    pub checkmark: AtomicI64,
+    /// Ours: fill freed objects with a pattern that cannot look like a heap pointer.
+    pub clobberfree: AtomicI64,
+    /// Ours: collect every N bytes allocated (0 = off).
+    pub stress: AtomicI64,
+    /// Ours: number of mark workers (0 = automatic).
+    pub gcprocs: AtomicI64,
+}
+
+pub static DEBUG: DebugVars = DebugVars {
+    gctrace: AtomicI64::new(0),
+    efence: AtomicI64::new(0),
+    allocfreetrace: AtomicI64::new(0),
+    checkmark: AtomicI64::new(0),
+    clobberfree: AtomicI64::new(0),
+    stress: AtomicI64::new(0),
+    gcprocs: AtomicI64::new(0),
+};
+
+/// Set once GODEBUG has been read.
+static PARSED: AtomicU32 = AtomicU32::new(0);
+
+#[inline]
+pub fn efence() -> bool {
+    DEBUG.efence.load(Ordering::Relaxed) != 0
+}
+#[inline]
+pub fn gctrace() -> i64 {
+    DEBUG.gctrace.load(Ordering::Relaxed)
+}
+
+/// Reads an environment variable without allocating; returns the bytes of its value.
+pub fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
+    // SAFETY: name is NUL-terminated; getenv returns a pointer into the environment block,
+    // which lives for the rest of the process unless someone calls setenv on the same name.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: p is a NUL-terminated C string from the environment.
+    Some(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes())
+}
+
+/// gccgo's `runtime_atoi`: leading decimal digits only, no sign; anything else stops the parse.
+pub fn atoi(s: &[u8]) -> i64 {
+    let mut n: i64 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        n = n.wrapping_mul(10).wrapping_add((c - b'0') as i64);
+    }
+    n
+}
+
+/// Parses a GODEBUG string (`name=int,name=int`) into [`DEBUG`]. Unknown names are ignored, as
+/// in gccgo. Public for the unit tests.
+pub fn parse_godebug(s: &[u8]) {
+    for item in s.split(|&c| c == b',') {
+        let Some(eq) = item.iter().position(|&c| c == b'=') else { continue };
+        let (k, v) = (&item[..eq], &item[eq + 1..]);
+        let v = atoi(v);
+        let slot = match k {
+            b"gctrace" => &DEBUG.gctrace,
+            b"efence" => &DEBUG.efence,
+            b"allocfreetrace" => &DEBUG.allocfreetrace,
+            b"checkmark" | b"gccheckmark" => &DEBUG.checkmark,
+            b"clobberfree" => &DEBUG.clobberfree,
+            b"stress" => &DEBUG.stress,
+            b"gcprocs" => &DEBUG.gcprocs,
+            _ => continue,
+        };
+        slot.store(v, Ordering::Relaxed);
+    }
+}
+
+/// Reads GODEBUG once (called from heap initialisation).
+pub fn init_debug() {
+    if PARSED.swap(1, Ordering::AcqRel) != 0 {
+        return;
+    }
+    if let Some(s) = getenv(c"GODEBUG") {
+        parse_godebug(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atoi_matches_gccgo_quirks() {
+        assert_eq!(atoi(b"100"), 100);
+        assert_eq!(atoi(b"-1"), 0);
+        assert_eq!(atoi(b"abc"), 0);
+        assert_eq!(atoi(b"50x"), 50);
+        assert_eq!(atoi(b""), 0);
+    }
+
+    #[test]
+    fn godebug_parsing() {
+        parse_godebug(b"gctrace=2,foo=1,clobberfree=1,stress=65536,bad");
+        assert_eq!(DEBUG.gctrace.load(Ordering::Relaxed), 2);
+        assert_eq!(DEBUG.clobberfree.load(Ordering::Relaxed), 1);
+        assert_eq!(DEBUG.stress.load(Ordering::Relaxed), 65536);
+        parse_godebug(b"gctrace=0,clobberfree=0,stress=0");
+        assert_eq!(DEBUG.gctrace.load(Ordering::Relaxed), 0);
+    }
+}

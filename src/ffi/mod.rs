@@ -1,0 +1,349 @@
+//! Every exported symbol of libgogc, and no logic: each function checks its C-level arguments
+//! and forwards to the module that implements it. Names are gccgo's exactly (libgo-abi.md §3,
+//! §4); dotted assembler names use `export_name` and appear in `gogc.h` with an asm label.
+
+#![allow(non_snake_case, non_upper_case_globals, clippy::missing_safety_doc)]
+
+pub mod types;
+
+use core::ffi::c_void;
+use core::ptr;
+
+use crate::alloc::{malloc, mcache::{self, MCache}};
+use crate::config;
+use crate::fatal::throw;
+use crate::heap::{self, persistent, span::MSpan};
+pub use types::*;
+
+// ---------------------------------------------------------------------------------------------
+// Constants for C callers.
+
+pub const FlagNoScan: u32 = 1;
+pub const FlagNoProfiling: u32 = 2;
+pub const FlagNoGC: u32 = 4;
+pub const FlagNoZero: u32 = 8;
+pub const FlagNoInvokeGC: u32 = 16;
+pub const TypeInfo_SingleObject: usize = 0;
+pub const TypeInfo_Array: usize = 1;
+pub const TypeInfo_Chan: usize = 2;
+pub const PageSize: usize = 8192;
+pub const MaxSmallSize: usize = 32768;
+pub const NumSizeClasses: usize = 67;
+
+const _: () = {
+    assert!(FlagNoScan == config::FLAG_NO_SCAN && FlagNoProfiling == config::FLAG_NO_PROFILING);
+    assert!(FlagNoGC == config::FLAG_NO_GC && FlagNoZero == config::FLAG_NO_ZERO);
+    assert!(FlagNoInvokeGC == config::FLAG_NO_INVOKE_GC);
+    assert!(TypeInfo_Array == config::TYPEINFO_ARRAY && TypeInfo_Chan == config::TYPEINFO_CHAN);
+    assert!(TypeInfo_SingleObject == config::TYPEINFO_SINGLE_OBJECT);
+    assert!(PageSize == config::PAGE_SIZE && MaxSmallSize == config::MAX_SMALL_SIZE);
+    assert!(NumSizeClasses == config::NUM_SIZE_CLASSES);
+};
+
+pub const GO_BOOL: u8 = 1;
+pub const GO_INT: u8 = 2;
+pub const GO_INT8: u8 = 3;
+pub const GO_INT16: u8 = 4;
+pub const GO_INT32: u8 = 5;
+pub const GO_INT64: u8 = 6;
+pub const GO_UINT: u8 = 7;
+pub const GO_UINT8: u8 = 8;
+pub const GO_UINT16: u8 = 9;
+pub const GO_UINT32: u8 = 10;
+pub const GO_UINT64: u8 = 11;
+pub const GO_UINTPTR: u8 = 12;
+pub const GO_FLOAT32: u8 = 13;
+pub const GO_FLOAT64: u8 = 14;
+pub const GO_COMPLEX64: u8 = 15;
+pub const GO_COMPLEX128: u8 = 16;
+pub const GO_ARRAY: u8 = 17;
+pub const GO_CHAN: u8 = 18;
+pub const GO_FUNC: u8 = 19;
+pub const GO_INTERFACE: u8 = 20;
+pub const GO_MAP: u8 = 21;
+pub const GO_PTR: u8 = 22;
+pub const GO_SLICE: u8 = 23;
+pub const GO_STRING: u8 = 24;
+pub const GO_STRUCT: u8 = 25;
+pub const GO_UNSAFE_POINTER: u8 = 26;
+pub const GO_DIRECT_IFACE: u8 = 0x20;
+pub const GO_GC_PROG: u8 = 0x40;
+pub const GO_NO_POINTERS: u8 = 0x80;
+pub const GO_CODE_MASK: u8 = 0x1f;
+
+pub const GC_END: usize = 0;
+pub const GC_PTR: usize = 1;
+pub const GC_APTR: usize = 2;
+pub const GC_ARRAY_START: usize = 3;
+pub const GC_ARRAY_NEXT: usize = 4;
+pub const GC_CALL: usize = 5;
+pub const GC_CHAN_PTR: usize = 6;
+pub const GC_STRING: usize = 7;
+pub const GC_EFACE: usize = 8;
+pub const GC_IFACE: usize = 9;
+pub const GC_SLICE: usize = 10;
+pub const GC_REGION: usize = 11;
+pub const GC_NUM_INSTR: usize = 12;
+pub const PRECISE: usize = 1;
+pub const LOOP: usize = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Data symbols.
+
+/// The C `mstats` (`runtime.memStats`, §11.9).
+#[export_name = "runtime.memStats"]
+pub static mut runtime_memStats: MStats = MStats::zeroed();
+
+/// Stand-in for gccgo's `runtime_mheap` (§1.1 option c): only `panic.c`'s "heap initialised"
+/// test reads it outside the memory manager (the word at byte 56240 is non-zero after init).
+#[no_mangle]
+pub static mut runtime_mheap: [u64; 56992 / 8] = [0; 56992 / 8];
+
+/// Go's `runtime.Sizeof_C_MStats`: the Go-visible size of MStats, set by mallocinit (§11.9).
+/// In a gccgo build libgo's Go code defines this variable; link gogc's copy in its place.
+#[export_name = "runtime.Sizeof_C_MStats"]
+pub static mut runtime_Sizeof_C_MStats: usize = SIZEOF_C_MSTATS;
+
+/// The block returned for every zero-size allocation (`&runtime_zerobase`). In a gccgo build
+/// it replaces the definition in go-make-slice.c.
+#[no_mangle]
+pub static mut runtime_zerobase: usize = 0;
+
+pub(crate) fn memstats_ptr() -> *mut MStats {
+    // SAFETY: taking the address of the static; no reference is created.
+    ptr::addr_of_mut!(runtime_memStats)
+}
+
+/// Called once by heap initialisation.
+pub(crate) fn on_heap_init() {
+    // SAFETY: initialisation runs once, before any other thread can observe the heap.
+    unsafe {
+        *ptr::addr_of_mut!(runtime_Sizeof_C_MStats) = SIZEOF_C_MSTATS;
+        (*ptr::addr_of_mut!(runtime_mheap))[56240 / 8] = 1;
+    }
+    crate::stats::init_sizes();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation (§4.1, §6).
+
+#[no_mangle]
+pub extern "C" fn runtime_mallocinit() {
+    heap::ensure_init();
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_mallocgc(size: usize, typ: usize, flag: u32) -> *mut c_void {
+    malloc::mallocgc(size, typ, flag).cast()
+}
+
+#[no_mangle]
+pub extern "C" fn __go_alloc(size: usize) -> *mut c_void {
+    malloc::mallocgc(size, 0, config::FLAG_NO_INVOKE_GC).cast()
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_mal(n: usize) -> *mut c_void {
+    malloc::mallocgc(n, 0, 0).cast()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __go_free(v: *mut c_void) {
+    malloc::free(v.cast())
+}
+
+/// Type word and flags for one value of type `t`.
+unsafe fn type_word(t: *const GoType, kind: usize) -> (usize, u32) {
+    if t as usize & 7 != 0 {
+        throw("runtime: invalid objtyp");
+    }
+    // SAFETY: t is a type descriptor (caller's obligation).
+    let noptr = unsafe { (*t).__code } & GO_NO_POINTERS != 0;
+    (t as usize | kind, if noptr { config::FLAG_NO_SCAN } else { 0 })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __go_new(td: *const GoType, size: usize) -> *mut c_void {
+    // SAFETY: td is a type descriptor.
+    let (typ, flag) = unsafe { type_word(td, config::TYPEINFO_SINGLE_OBJECT) };
+    malloc::mallocgc(size, typ, flag).cast()
+}
+
+#[export_name = "runtime.new"]
+pub unsafe extern "C" fn runtime_new(t: *const GoType) -> *mut u8 {
+    // SAFETY: t is a type descriptor.
+    unsafe {
+        let (typ, flag) = type_word(t, config::TYPEINFO_SINGLE_OBJECT);
+        malloc::mallocgc((*t).__size, typ, flag)
+    }
+}
+
+unsafe fn cnew(t: *const GoType, n: isize, kind: usize) -> *mut c_void {
+    // SAFETY: t is a type descriptor.
+    unsafe {
+        let (typ, flag) = type_word(t, kind);
+        let size = (*t).__size;
+        if n < 0 || (size > 0 && n as usize > config::MAX_MEM / size) {
+            crate::fatal::go_panic("runtime: allocation size out of range");
+        }
+        malloc::mallocgc(size * n as usize, typ, flag).cast()
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn runtime_cnew(t: *const GoType) -> *mut c_void {
+    // SAFETY: forwarded obligation.
+    unsafe { cnew(t, 1, config::TYPEINFO_SINGLE_OBJECT) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn runtime_cnewarray(t: *const GoType, n: isize) -> *mut c_void {
+    // SAFETY: forwarded obligation.
+    unsafe { cnew(t, n, config::TYPEINFO_ARRAY) }
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_roundupsize(size: usize) -> usize {
+    crate::sizeclass::roundupsize(size)
+}
+
+/// `runtime_mlookup`: 1 and the block's base/size/span if `v` is inside an in-use span, else 0.
+#[no_mangle]
+pub unsafe extern "C" fn runtime_mlookup(
+    v: *mut c_void,
+    base: *mut *mut u8,
+    size: *mut usize,
+    sp: *mut *mut MSpan,
+) -> i32 {
+    let r = malloc::mlookup(v as usize);
+    let (b, n, s) = r.unwrap_or((0, 0, ptr::null_mut()));
+    // SAFETY: non-null out-parameters point to writable storage (caller's obligation).
+    unsafe {
+        if !base.is_null() {
+            *base = b as *mut u8;
+        }
+        if !size.is_null() {
+            *size = n;
+        }
+        if !sp.is_null() {
+            *sp = s;
+        }
+    }
+    r.is_some() as i32
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_gettype(v: *mut c_void) -> usize {
+    malloc::gettype(v as usize)
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_persistentalloc(size: usize, align: usize, stat: *mut u64) -> *mut c_void {
+    persistent::persistentalloc(size, align, stat).cast()
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_SysAlloc(n: usize, stat: *mut u64) -> *mut c_void {
+    crate::os::sys_alloc(n, stat).cast()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn runtime_SysFree(v: *mut c_void, n: usize, stat: *mut u64) {
+    crate::os::sys_free(v.cast(), n, stat)
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_allocmcache() -> *mut MCache {
+    mcache::allocmcache()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn runtime_freemcache(c: *mut MCache) {
+    if !c.is_null() {
+        // SAFETY: the caller gives up a cache from runtime_allocmcache.
+        unsafe { mcache::freemcache(c) }
+    }
+}
+
+/// Recomputes derived MStats fields. `stats` (gccgo's per-M GCStats sum) is cleared if non-null.
+#[no_mangle]
+pub unsafe extern "C" fn runtime_updatememstats(stats: *mut c_void) {
+    crate::stats::update(false);
+    if !stats.is_null() {
+        // SAFETY: a GCStats is 5 u64 (§10.1).
+        unsafe { ptr::write_bytes(stats as *mut u64, 0, 5) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heap bitmap (§3).
+
+#[no_mangle]
+pub extern "C" fn runtime_markspan(v: *mut c_void, size: usize, n: usize, leftover: bool) {
+    crate::bitmap::markspan(v as usize, size, n, leftover)
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_unmarkspan(v: *mut c_void, nbytes: usize) {
+    crate::bitmap::unmarkspan(v as usize, nbytes)
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_markfreed(v: *mut c_void) {
+    crate::bitmap::markfreed(v as usize)
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_checkfreed(v: *mut c_void, n: usize) {
+    crate::bitmap::checkfreed(v as usize, n)
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_marknogc(v: *mut c_void) {
+    crate::bitmap::marknogc(v as usize)
+}
+
+#[no_mangle]
+pub extern "C" fn runtime_markscan(v: *mut c_void) {
+    crate::bitmap::markscan(v as usize)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reflect helpers (§3).
+
+#[export_name = "reflect.typedmemmove"]
+pub unsafe extern "C" fn reflect_typedmemmove(t: *const GoType, dst: *mut c_void, src: *const c_void) {
+    // SAFETY: dst and src hold t->__size bytes (caller's obligation); memmove allows overlap.
+    unsafe { ptr::copy(src as *const u8, dst as *mut u8, (*t).__size) }
+}
+
+#[export_name = "reflect.typedslicecopy"]
+pub unsafe extern "C" fn reflect_typedslicecopy(elem: *const GoType, dst: GoSlice, src: GoSlice) -> isize {
+    let n = dst.__count.min(src.__count);
+    if n <= 0 {
+        return 0;
+    }
+    // SAFETY: both slices hold at least n elements of elem's size (caller's obligation).
+    unsafe {
+        ptr::copy(
+            src.__values as *const u8,
+            dst.__values as *mut u8,
+            n as usize * (*elem).__size,
+        )
+    };
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed header must equal what build.rs generates now.
+    #[test]
+    fn header_is_fresh() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/gogc.h"));
+        let committed = include_str!("../../include/gogc.h");
+        assert!(
+            generated == committed,
+            "include/gogc.h is stale: run `make header` and commit it"
+        );
+    }
+}
