@@ -22,9 +22,14 @@ fn is_ident_char(c: u8) -> bool {
 fn add_asm_labels(src: &str) -> String {
     let mut out = String::with_capacity(src.len() + 1024);
     let mut pending: Option<String> = None; // asm label waiting for the declaration's ';'
+    let mut in_block = false; // inside a /* ... */ comment
     for line in src.lines() {
         let t = line.trim_start();
-        let is_comment = t.starts_with("//") || t.starts_with("/*") || t.starts_with('*');
+        let opens = t.starts_with("/*");
+        let is_comment = in_block || opens || t.starts_with("//");
+        if opens || in_block {
+            in_block = !line.contains("*/");
+        }
         let mut l = line.to_string();
         if !is_comment && pending.is_none() {
             let b = l.as_bytes();

@@ -17,6 +17,53 @@ typedef struct MSpan MSpan;
 typedef struct MCache MCache;
 
 
+#define GC_END 0
+
+#define GC_PTR 1
+
+#define GC_APTR 2
+
+#define GC_ARRAY_START 3
+
+#define GC_ARRAY_NEXT 4
+
+#define GC_CALL 5
+
+#define GC_CHAN_PTR 6
+
+#define GC_STRING 7
+
+#define GC_EFACE 8
+
+#define GC_IFACE 9
+
+#define GC_SLICE 10
+
+#define GC_REGION 11
+
+#define PRECISE 1
+
+#define LOOP 2
+
+#define PC_BITS 3
+
+/*
+ Size of the channel header before its buffer (`runtime_Hchansize`).
+ */
+#define HCHAN_SIZE 88
+
+/*
+ Scan with no type lookup, word by word (roots, stacks, chunks of untyped blocks).
+ */
+#define TI_CONSERVATIVE (PRECISE | LOOP)
+
+/*
+ Largest piece of one block that a single work item covers.
+ */
+#define CHUNK (128 << 10)
+
+#define MAX_WORKERS 32
+
 #define FlagNoScan 1
 
 #define FlagNoProfiling 2
@@ -99,35 +146,7 @@ typedef struct MCache MCache;
 
 #define GO_CODE_MASK 31
 
-#define GC_END 0
-
-#define GC_PTR 1
-
-#define GC_APTR 2
-
-#define GC_ARRAY_START 3
-
-#define GC_ARRAY_NEXT 4
-
-#define GC_CALL 5
-
-#define GC_CHAN_PTR 6
-
-#define GC_STRING 7
-
-#define GC_EFACE 8
-
-#define GC_IFACE 9
-
-#define GC_SLICE 10
-
-#define GC_REGION 11
-
 #define GC_NUM_INSTR 12
-
-#define PRECISE 1
-
-#define LOOP 2
 
 /*
  Size of the Go-visible prefix of MStats (`runtime.Sizeof_C_MStats`).
@@ -185,6 +204,23 @@ typedef struct GoType {
 } GoType;
 
 /*
+ One registered global: `{decl, size}`; the list ends with `decl == NULL`.
+ */
+typedef struct root_entry {
+  void *decl;
+  uintptr_t size;
+} root_entry;
+
+/*
+ The compiler-emitted root list: a `next` link written by `__go_register_gc_roots`, then a
+ NULL-terminated array of entries.
+ */
+typedef struct root_list {
+  struct root_list *next;
+  struct root_entry roots[0];
+} root_list;
+
+/*
  One `by_size` row of MStats.
  */
 typedef struct MStatsBySize {
@@ -229,23 +265,6 @@ typedef struct MStats {
   bool debuggc;
   struct MStatsBySize by_size[67];
 } MStats;
-
-/*
- One registered global: `{decl, size}`; the list ends with `decl == NULL`.
- */
-typedef struct root_entry {
-  void *decl;
-  uintptr_t size;
-} root_entry;
-
-/*
- The compiler-emitted root list: a `next` link written by `__go_register_gc_roots`, then a
- NULL-terminated array of entries.
- */
-typedef struct root_list {
-  struct root_list *next;
-  struct root_entry roots[0];
-} root_list;
 
 typedef struct GoPtrType {
   struct GoType __common;
@@ -342,6 +361,8 @@ extern uintptr_t runtime_Sizeof_C_MStats __asm__("runtime.Sizeof_C_MStats");
  */
 extern uintptr_t runtime_zerobase;
 
+extern void gogc_with_spilled_registers(void (*f)(uintptr_t sp, void *arg), void *arg);
+
 void runtime_mallocinit(void);
 
 void *runtime_mallocgc(uintptr_t size, uintptr_t typ, uint32_t flag);
@@ -399,6 +420,76 @@ void runtime_markscan(void *v);
 void reflect_typedmemmove(const struct GoType *t, void *dst, const void *src) __asm__("reflect.typedmemmove");
 
 intptr_t reflect_typedslicecopy(const struct GoType *elem, struct GoSlice dst, struct GoSlice src) __asm__("reflect.typedslicecopy");
+
+/*
+ `runtime_gc(force)`: 0 = only if the heap reached next_gc, 1 = always (lazy sweep),
+ 2 = always, sweeping everything before returning.
+ */
+void runtime_gc(int32_t force);
+
+/*
+ Go's `runtime.GC()`: a full collection with eager sweep.
+ */
+void runtime_GC(void) __asm__("runtime.GC");
+
+/*
+ `runtime_setgcpercent`: set GOGC (negative = off), returning the previous value.
+ */
+int32_t runtime_setgcpercent(int32_t percent);
+
+/*
+ `runtime_sweepone`: sweep one span; pages returned, or all-ones when nothing is left.
+ */
+uintptr_t runtime_sweepone(void);
+
+/*
+ `runtime_MSpan_EnsureSwept`.
+ */
+void runtime_MSpan_EnsureSwept(MSpan *s);
+
+/*
+ `runtime_MSpan_Sweep`: sweep a span the caller claimed (sweepgen == sg-1). True if the span
+ went back to the page heap.
+ */
+bool runtime_MSpan_Sweep(MSpan *s);
+
+/*
+ `runtime_MHeap_MapBits`: the bitmap is mapped whenever the arena grows, so there is never
+ anything left to map; kept for link compatibility.
+ */
+void runtime_MHeap_MapBits(void *_h);
+
+/*
+ `__go_register_gc_roots`: add a compiler-emitted root list (thread-safe; usable before the
+ heap exists).
+ */
+void __go_register_gc_roots(struct root_list *r);
+
+/*
+ Scan `[lo, hi)` conservatively at every collection.
+ */
+void gogc_add_roots(void *lo, void *hi);
+
+/*
+ Stop scanning a range added with exactly these bounds.
+ */
+void gogc_remove_roots(void *lo, void *hi);
+
+/*
+ `sync.runtime_registerPoolCleanup`: `f` is called (static chain = f) at every collection,
+ before marking.
+ */
+void sync_runtime_registerPoolCleanup(const struct FuncVal *f) __asm__("sync.runtime_registerPoolCleanup");
+
+/*
+ Go's `runtime.ReadMemStats`: exact statistics (world stopped), first 5776 bytes of MStats.
+ */
+void runtime_ReadMemStats(struct MStats *out) __asm__("runtime.ReadMemStats");
+
+/*
+ C name of `runtime.ReadMemStats`.
+ */
+void runtime_ReadMemStats(struct MStats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,6 +14,46 @@ pub type AfterAllocFn = fn(size: usize);
 /// Called by explicit free before the block is released (sweep-state and specials checks).
 pub type BeforeFreeFn = fn(span: &mut MSpan, base: usize);
 
+/// Called by the span sweeper before it looks at mark bits: handles special records
+/// (finalizers) of unmarked objects, re-marking objects that must survive this cycle.
+pub type SweepSpecialsFn = fn(span: &mut MSpan);
+/// Called by the page heap before it grows while sweeping is unfinished: sweep to reclaim
+/// at least `npages` pages.
+pub type ReclaimFn = fn(npages: usize);
+
+static SWEEP_SPECIALS: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static RECLAIM: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+pub fn register_sweep(specials: Option<SweepSpecialsFn>, reclaim: ReclaimFn) {
+    if let Some(f) = specials {
+        SWEEP_SPECIALS.store(f as *mut (), Ordering::Release);
+    }
+    RECLAIM.store(reclaim as *mut (), Ordering::Release);
+}
+
+#[inline]
+pub fn sweep_specials(span: &mut MSpan) {
+    if span.specials.is_null() {
+        return;
+    }
+    let f = SWEEP_SPECIALS.load(Ordering::Acquire);
+    if !f.is_null() {
+        // SAFETY: only SweepSpecialsFn values are stored in SWEEP_SPECIALS.
+        let f: SweepSpecialsFn = unsafe { core::mem::transmute::<*mut (), SweepSpecialsFn>(f) };
+        f(span);
+    }
+}
+
+#[inline]
+pub fn reclaim(npages: usize) {
+    let f = RECLAIM.load(Ordering::Acquire);
+    if !f.is_null() {
+        // SAFETY: only ReclaimFn values are stored in RECLAIM.
+        let f: ReclaimFn = unsafe { core::mem::transmute::<*mut (), ReclaimFn>(f) };
+        f(npages);
+    }
+}
+
 static AFTER_ALLOC: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static BEFORE_FREE: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 

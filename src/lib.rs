@@ -29,7 +29,14 @@
 //! * The library never calls the C `malloc`: its own metadata comes from [`heap::internal`].
 
 #![deny(unsafe_op_in_unsafe_fn)]
+
 #![allow(clippy::missing_safety_doc)]
+
+/// All Rust-side allocation inside the library (crossbeam's queues, thread-local records) uses
+/// the internal metadata allocator: never the C malloc, which gogc may replace, and which a
+/// thread stopped by the collector may hold locked.
+#[global_allocator]
+static INTERNAL_ALLOCATOR: heap::internal::InternalAllocator = heap::internal::InternalAllocator;
 
 pub mod fatal;
 pub mod sync;
@@ -41,4 +48,5 @@ pub mod bitmap;
 pub mod alloc;
 pub mod stats;
 pub mod collector_hooks;
+pub mod gc;
 pub mod ffi;

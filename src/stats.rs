@@ -85,6 +85,7 @@ pub fn update(world_stopped: bool) {
         mcache::get().release_all();
     }
     HEAP.with(|h| {
+        crate::alloc::sweep::fold_stats(h);
         if world_stopped {
             mcache::for_each_cache(|c| c.fold_stats(h));
         } else {

@@ -11,10 +11,12 @@
 //! central lock is dropped around every call into the page heap.
 
 use core::ptr;
+use core::sync::atomic::Ordering;
 
 use crate::bitmap;
 use crate::config::{NUM_SIZE_CLASSES, PAGE_SHIFT};
-use crate::heap::{self, arena, span::{MLink, MSpan, SpanList}};
+use crate::alloc::sweep;
+use crate::heap::{self, arena, span::{MLink, MSpan, SpanList}, SWEEPGEN};
 use crate::sizeclass::TABLES;
 use crate::sync::Locked;
 
@@ -60,9 +62,7 @@ impl MCentral {
     /// Returns (null, null) when the heap is exhausted.
     pub fn cache_span(&self) -> (*mut MSpan, *mut MLink) {
         self.lists.lock.lock();
-        // SAFETY: central lock held for the list accesses below.
-        let l = unsafe { self.lists.get_mut_unchecked() };
-        let mut s = l.nonempty.first();
+        let mut s = self.find_swept_span();
         if s.is_null() {
             self.lists.lock.unlock();
             s = self.grow();
@@ -91,6 +91,94 @@ impl MCentral {
         };
         self.lists.lock.unlock();
         (s, list)
+    }
+
+    /// Finds a swept span with free objects, sweeping unswept spans of this class on the way
+    /// (lazy sweeping). Called and returns with the central lock held; the lock is dropped
+    /// while a span is being swept. Returns null if growing is needed.
+    fn find_swept_span(&self) -> *mut MSpan {
+        'retry: loop {
+            // SAFETY: central lock held whenever the lists are touched.
+            let l = unsafe { self.lists.get_mut_unchecked() };
+            let mut s = l.nonempty.first();
+            while !s.is_null() {
+                // SAFETY: s is on our nonempty list; central lock held.
+                let sp = unsafe { &mut *s };
+                if sweep::try_claim(sp) {
+                    // SAFETY: s is on our list; we own it through the claim.
+                    unsafe {
+                        SpanList::remove(s);
+                        l.empty.insert_back(s);
+                    }
+                    self.lists.lock.unlock();
+                    // SAFETY: claimed above.
+                    unsafe { sweep::sweep_span(s) };
+                    self.lists.lock.lock();
+                    continue 'retry;
+                }
+                if sp.sweepgen.load(Ordering::Acquire) == SWEEPGEN.load(Ordering::Acquire) && sp.nfree > 0 {
+                    return s;
+                }
+                // SAFETY: s is on nonempty.
+                s = unsafe { l.nonempty.next_of(s) };
+            }
+            // Unswept full spans may free something.
+            let mut s = l.empty.first();
+            while !s.is_null() {
+                // SAFETY: s is on our empty list; central lock held.
+                let sp = unsafe { &mut *s };
+                if sweep::try_claim(sp) {
+                    // SAFETY: as above.
+                    unsafe {
+                        SpanList::remove(s);
+                        l.empty.insert_back(s);
+                    }
+                    self.lists.lock.unlock();
+                    // SAFETY: claimed above.
+                    unsafe { sweep::sweep_span(s) };
+                    self.lists.lock.lock();
+                    continue 'retry;
+                }
+                // SAFETY: s is on empty.
+                s = unsafe { l.empty.next_of(s) };
+            }
+            return ptr::null_mut();
+        }
+    }
+
+    /// Gives objects freed by the sweeper back to span `s` and publishes its sweepgen
+    /// (`MCentral_FreeSpan`). Returns true if the span went back to the page heap.
+    ///
+    /// # Safety
+    /// The caller swept `s` (claimed sg-1) and `head..tail` are `n` freed objects of it.
+    pub unsafe fn free_span(&self, s: *mut MSpan, n: u32, head: *mut MLink, tail: *mut MLink) -> bool {
+        self.lists.lock.lock();
+        // SAFETY: central lock held; the sweeper owns the span's objects.
+        let give_back = unsafe {
+            let sp = &mut *s;
+            let was_full = sp.nfree == 0;
+            (*tail).next = sp.freelist;
+            sp.freelist = head;
+            sp.nfree += n;
+            sp.ref_ -= n;
+            sp.sweepgen.store(SWEEPGEN.load(Ordering::Relaxed), Ordering::Release);
+            if sp.ref_ == 0 {
+                SpanList::remove(s);
+                true
+            } else {
+                if was_full {
+                    SpanList::remove(s);
+                    self.lists.get_mut_unchecked().nonempty.insert_back(s);
+                }
+                false
+            }
+        };
+        self.lists.lock.unlock();
+        if give_back {
+            // SAFETY: no allocated objects, on no list.
+            unsafe { return_to_heap(s) };
+        }
+        give_back
     }
 
     /// Takes a span back from a cache with the free objects the cache did not use.

@@ -4,4 +4,5 @@
 pub mod malloc;
 pub mod mcache;
 pub mod mcentral;
+pub mod sweep;
 pub mod typeinfo;

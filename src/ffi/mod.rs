@@ -347,3 +347,98 @@ mod tests {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Collection (§3, §13).
+
+/// `runtime_gc(force)`: 0 = only if the heap reached next_gc, 1 = always (lazy sweep),
+/// 2 = always, sweeping everything before returning.
+#[no_mangle]
+pub extern "C" fn runtime_gc(force: i32) {
+    crate::gc::gc(force)
+}
+
+/// Go's `runtime.GC()`: a full collection with eager sweep.
+#[export_name = "runtime.GC"]
+pub extern "C" fn runtime_GC() {
+    crate::gc::gc(2)
+}
+
+/// `runtime_setgcpercent`: set GOGC (negative = off), returning the previous value.
+#[no_mangle]
+pub extern "C" fn runtime_setgcpercent(percent: i32) -> i32 {
+    crate::gc::setgcpercent(percent)
+}
+
+/// `runtime_sweepone`: sweep one span; pages returned, or all-ones when nothing is left.
+#[no_mangle]
+pub extern "C" fn runtime_sweepone() -> usize {
+    heap::ensure_init();
+    crate::gc::sweep::sweepone()
+}
+
+/// `runtime_MSpan_EnsureSwept`.
+#[no_mangle]
+pub unsafe extern "C" fn runtime_MSpan_EnsureSwept(s: *mut MSpan) {
+    if !s.is_null() {
+        // SAFETY: s is a span record from runtime_mlookup.
+        crate::alloc::sweep::ensure_swept(unsafe { &*s })
+    }
+}
+
+/// `runtime_MSpan_Sweep`: sweep a span the caller claimed (sweepgen == sg-1). True if the span
+/// went back to the page heap.
+#[no_mangle]
+pub unsafe extern "C" fn runtime_MSpan_Sweep(s: *mut MSpan) -> bool {
+    // SAFETY: forwarded obligation (the span is claimed; bad states throw).
+    unsafe { crate::alloc::sweep::sweep_span(s) }
+}
+
+/// `runtime_MHeap_MapBits`: the bitmap is mapped whenever the arena grows, so there is never
+/// anything left to map; kept for link compatibility.
+#[no_mangle]
+pub extern "C" fn runtime_MHeap_MapBits(_h: *mut c_void) {}
+
+/// `__go_register_gc_roots`: add a compiler-emitted root list (thread-safe; usable before the
+/// heap exists).
+#[no_mangle]
+pub unsafe extern "C" fn __go_register_gc_roots(r: *mut root_list) {
+    // SAFETY: the list is static data that lives for the whole process.
+    unsafe { crate::gc::roots::register_list(r) }
+}
+
+/// Scan `[lo, hi)` conservatively at every collection.
+#[no_mangle]
+pub extern "C" fn gogc_add_roots(lo: *mut c_void, hi: *mut c_void) {
+    crate::gc::roots::add_range(lo as usize, hi as usize);
+}
+
+/// Stop scanning a range added with exactly these bounds.
+#[no_mangle]
+pub extern "C" fn gogc_remove_roots(lo: *mut c_void, hi: *mut c_void) {
+    crate::gc::roots::remove_range(lo as usize, hi as usize);
+}
+
+/// `sync.runtime_registerPoolCleanup`: `f` is called (static chain = f) at every collection,
+/// before marking.
+#[export_name = "sync.runtime_registerPoolCleanup"]
+pub extern "C" fn sync_runtime_registerPoolCleanup(f: *const FuncVal) {
+    crate::gc::POOL_CLEANUP.store(f as usize, core::sync::atomic::Ordering::Release);
+}
+
+/// Go's `runtime.ReadMemStats`: exact statistics (world stopped), first 5776 bytes of MStats.
+#[export_name = "runtime.ReadMemStats"]
+pub unsafe extern "C" fn runtime_ReadMemStats_go(out: *mut MStats) {
+    // SAFETY: forwarded obligation.
+    unsafe { runtime_ReadMemStats(out) }
+}
+
+/// C name of `runtime.ReadMemStats`.
+#[no_mangle]
+pub unsafe extern "C" fn runtime_ReadMemStats(out: *mut MStats) {
+    crate::gc::read_memstats();
+    if !out.is_null() {
+        // SAFETY: out has room for the Go-visible prefix (caller's obligation).
+        unsafe { ptr::copy_nonoverlapping(memstats_ptr() as *const u8, out as *mut u8, SIZEOF_C_MSTATS) };
+    }
+}

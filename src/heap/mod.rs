@@ -103,6 +103,7 @@ pub fn ensure_init() {
         crate::alloc::mcentral::init_all();
         crate::alloc::mcache::init_thread_key();
         crate::ffi::on_heap_init();
+        crate::gc::install();
         INIT_STATE.store(2, Ordering::Release);
     }
     INIT_LOCK.unlock();
@@ -351,6 +352,7 @@ impl MHeap {
 /// Returns null when out of memory. The span is zeroed if `needzero` and it held old data.
 pub fn alloc(npage: usize, sizeclass: usize, large: bool, needzero: bool) -> *mut MSpan {
     ensure_init();
+    crate::collector_hooks::reclaim(npage);
     let s = HEAP.with(|h| {
         crate::alloc::mcache::fold_current_cachealloc();
         let s = h.alloc_locked(npage);

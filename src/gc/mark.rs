@@ -1,0 +1,495 @@
+//! Parallel marking (the seed's scanblock/markroot/gchelper, redesigned).
+//!
+//! ## Work
+//! A unit of work is an [`Obj`]: a range `[p, p+n)` and how to scan it (`ti`: a GC-program
+//! word, 0 for "look up the heap type", or [`TI_CONSERVATIVE`]). Each worker owns a
+//! crossbeam-deque `Worker` (LIFO, for locality); roots go into a shared `Injector`; idle
+//! workers steal batches from the injector and from each other. Blocks bigger than
+//! [`CHUNK`] are split so one big array does not serialise the mark.
+//!
+//! ## Termination
+//! `IDLE` packs `(epoch << 32) | idle_workers`. A worker that finds nothing increments the idle
+//! count and then waits. It leaves the idle state only by a CAS that decrements the count *and*
+//! bumps the epoch, and only after seeing work in some queue. When a waiting worker sees every
+//! worker idle and all queues empty, it CASes the very value it examined to `DONE`: the epoch
+//! makes that CAS fail if anyone un-idled (and maybe pushed work) in between. Only non-idle
+//! workers push work, so "all idle + all queues empty" is stable and marking is complete.
+//!
+//! ## Workers
+//! `min(cores, GOMAXPROCS if set, GODEBUG=gcprocs if set, MAX_WORKERS)`; MAX_WORKERS (32) is
+//! where the bitmap's shared cache lines and memory bandwidth stop paying for more threads on
+//! the machines we measured. Helpers are OS threads created once (before the world is first
+//! stopped) and parked on a futex between collections.
+//!
+//! ## Protection
+//! `STATE`'s workers and stealers are created once under the GC lock and then only used while
+//! a collection runs (the GC lock is held by the coordinator); worker `i`'s deque is touched
+//! only by the thread running as worker `i`.
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use crate::alloc::typeinfo;
+use crate::bitmap;
+use crate::config::{TYPEINFO_ARRAY, TYPEINFO_CHAN, TYPEINFO_SINGLE_OBJECT};
+use crate::fatal::throw;
+use crate::gc::gcprog::{self, Start, LOOP, PRECISE};
+use crate::heap::{arena, span::MSPAN_IN_USE};
+use crate::sync::{futex_wait, futex_wake};
+
+extern crate alloc as rust_alloc;
+use rust_alloc::vec::Vec;
+
+/// Scan with no type lookup, word by word (roots, stacks, chunks of untyped blocks).
+pub const TI_CONSERVATIVE: usize = PRECISE | LOOP;
+/// Largest piece of one block that a single work item covers.
+pub const CHUNK: usize = 128 << 10;
+pub const MAX_WORKERS: usize = 32;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Obj {
+    pub p: usize,
+    pub n: usize,
+    pub ti: usize,
+}
+
+struct MarkState {
+    injector: Injector<Obj>,
+    workers: Vec<UnsafeCell<Worker<Obj>>>,
+    stealers: Vec<Stealer<Obj>>,
+    nworkers: usize,
+}
+
+// SAFETY: see "Protection" in the module comment: each Worker is used by one thread at a time.
+unsafe impl Sync for MarkState {}
+
+static mut STATE: Option<MarkState> = None;
+
+const DONE: u64 = u64::MAX;
+static IDLE: AtomicU64 = AtomicU64::new(0);
+static ACTIVE_WORKERS: AtomicUsize = AtomicUsize::new(1);
+
+/// Statistics of the last mark (for gctrace).
+pub static NSTEAL: AtomicU64 = AtomicU64::new(0);
+pub static NSTEALCNT: AtomicU64 = AtomicU64::new(0);
+pub static NYIELD: AtomicU64 = AtomicU64::new(0);
+pub static NBYTES: AtomicU64 = AtomicU64::new(0);
+
+fn state() -> &'static MarkState {
+    // SAFETY: STATE is initialised by `setup` (under the GC lock) before any use and never
+    // changed afterwards.
+    unsafe { (*core::ptr::addr_of!(STATE)).as_ref().unwrap() }
+}
+
+/// Decides the worker count and creates the queues and helper threads (once).
+pub fn setup() {
+    // SAFETY: called with the GC lock held, so no one else reads or writes STATE now.
+    unsafe {
+        if (*core::ptr::addr_of!(STATE)).is_some() {
+            return;
+        }
+    }
+    let mut n = crate::os::ncpu();
+    if let Some(v) = crate::config::getenv(c"GOMAXPROCS") {
+        let g = crate::config::atoi(v) as usize;
+        if g > 0 {
+            n = n.min(g);
+        }
+    }
+    let g = crate::config::DEBUG.gcprocs.load(Ordering::Relaxed);
+    if g > 0 {
+        n = n.min(g as usize);
+    }
+    let n = n.clamp(1, MAX_WORKERS);
+    let mut workers = Vec::with_capacity(n);
+    let mut stealers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let w = Worker::new_lifo();
+        stealers.push(w.stealer());
+        workers.push(UnsafeCell::new(w));
+    }
+    // SAFETY: GC lock held (see above).
+    unsafe {
+        *core::ptr::addr_of_mut!(STATE) =
+            Some(MarkState { injector: Injector::new(), workers, stealers, nworkers: n });
+    }
+    for id in 1..n {
+        spawn_helper(id);
+    }
+}
+
+pub fn nworkers() -> usize {
+    state().nworkers
+}
+
+/// Number of workers used by the current/last mark (may be < nworkers via `set_active`).
+pub fn active_workers() -> usize {
+    ACTIVE_WORKERS.load(Ordering::Relaxed)
+}
+
+// ------------------------------------------------------------------------------------------
+// Helper threads.
+
+static GEN: AtomicU32 = AtomicU32::new(0);
+static RUNNING: AtomicU32 = AtomicU32::new(0);
+
+fn spawn_helper(id: usize) {
+    extern "C" fn body(arg: *mut libc::c_void) -> *mut libc::c_void {
+        let id = arg as usize;
+        let mut seen = 0u32;
+        loop {
+            let g = GEN.load(Ordering::Acquire);
+            if g == seen {
+                futex_wait(&GEN, g);
+                continue;
+            }
+            seen = g;
+            if id < ACTIVE_WORKERS.load(Ordering::Acquire) {
+                drain(id);
+            }
+            if RUNNING.fetch_sub(1, Ordering::AcqRel) == 1 {
+                futex_wake(&RUNNING, 1);
+            }
+        }
+    }
+    let mut t: libc::pthread_t = 0;
+    // SAFETY: a detached helper thread running `body` with its id smuggled in the argument.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
+        if libc::pthread_create(&mut t, &attr, body, id as *mut libc::c_void) != 0 {
+            throw("runtime: cannot create GC helper thread");
+        }
+        libc::pthread_attr_destroy(&mut attr);
+    }
+}
+
+/// Runs the mark to completion with `nactive` workers (the caller is worker 0). Roots must
+/// already be in the injector (see [`push_root`]).
+pub fn run(nactive: usize) {
+    let st = state();
+    let nactive = nactive.clamp(1, st.nworkers);
+    ACTIVE_WORKERS.store(nactive, Ordering::Release);
+    NSTEAL.store(0, Ordering::Relaxed);
+    NSTEALCNT.store(0, Ordering::Relaxed);
+    NYIELD.store(0, Ordering::Relaxed);
+    NBYTES.store(0, Ordering::Relaxed);
+    IDLE.store(0, Ordering::Release);
+    let helpers = st.nworkers as u32 - 1;
+    RUNNING.store(helpers, Ordering::Release);
+    GEN.fetch_add(1, Ordering::AcqRel);
+    futex_wake(&GEN, i32::MAX);
+    drain(0);
+    loop {
+        let r = RUNNING.load(Ordering::Acquire);
+        if r == 0 {
+            break;
+        }
+        futex_wait(&RUNNING, r);
+    }
+}
+
+/// Queues a root range for conservative scanning.
+pub fn push_root(lo: usize, hi: usize) {
+    let lo = (lo + 7) & !7;
+    if hi <= lo {
+        return;
+    }
+    let st = state();
+    let mut p = lo;
+    while p < hi {
+        let n = (hi - p).min(CHUNK);
+        st.injector.push(Obj { p, n, ti: TI_CONSERVATIVE });
+        p += n;
+    }
+}
+
+/// Queues an arbitrary object (finalizer roots etc.).
+pub fn push_obj(o: Obj) {
+    state().injector.push(o);
+}
+
+// ------------------------------------------------------------------------------------------
+// The per-worker loop.
+
+struct Ctx<'a> {
+    local: &'a Worker<Obj>,
+    lo: usize,
+    hi: usize,
+    bytes: u64,
+}
+
+fn drain(id: usize) {
+    let st = state();
+    // SAFETY: worker `id`'s deque is used only by the thread running as worker `id`.
+    let local = unsafe { &*st.workers[id].get() };
+    let mut cx = Ctx { local, lo: arena::start(), hi: arena::used(), bytes: 0 };
+    let n = ACTIVE_WORKERS.load(Ordering::Acquire);
+    loop {
+        while let Some(o) = cx.local.pop() {
+            scan_obj(&mut cx, o);
+        }
+        if let Some(o) = steal(st, cx.local, id, n) {
+            scan_obj(&mut cx, o);
+            continue;
+        }
+        if !wait_for_work(st, n) {
+            break;
+        }
+    }
+    NBYTES.fetch_add(cx.bytes, Ordering::Relaxed);
+}
+
+fn steal(st: &MarkState, local: &Worker<Obj>, id: usize, n: usize) -> Option<Obj> {
+    loop {
+        let mut retry = false;
+        match st.injector.steal_batch_and_pop(local) {
+            Steal::Success(o) => return Some(o),
+            Steal::Retry => retry = true,
+            Steal::Empty => {}
+        }
+        for k in 1..n {
+            let v = (id + k) % n;
+            match st.stealers[v].steal_batch_and_pop(local) {
+                Steal::Success(o) => {
+                    NSTEAL.fetch_add(1, Ordering::Relaxed);
+                    NSTEALCNT.fetch_add(1 + local.len() as u64, Ordering::Relaxed);
+                    return Some(o);
+                }
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+        }
+        if !retry {
+            return None;
+        }
+    }
+}
+
+fn work_visible(st: &MarkState, n: usize) -> bool {
+    !st.injector.is_empty() || st.stealers[..n].iter().any(|s| !s.is_empty())
+}
+
+/// Goes idle; returns true when there may be work again, false when marking is complete.
+fn wait_for_work(st: &MarkState, n: usize) -> bool {
+    IDLE.fetch_add(1, Ordering::AcqRel);
+    let mut spins = 0u32;
+    loop {
+        let cur = IDLE.load(Ordering::Acquire);
+        if cur == DONE {
+            return false;
+        }
+        let (epoch, idle) = (cur >> 32, cur & 0xffff_ffff);
+        if work_visible(st, n) {
+            let next = ((epoch + 1) << 32) | (idle - 1);
+            if IDLE.compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                return true;
+            }
+            continue;
+        }
+        if idle as usize == n && IDLE.compare_exchange(cur, DONE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            return false;
+        }
+        spins += 1;
+        if spins < 64 {
+            core::hint::spin_loop();
+        } else {
+            NYIELD.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Scanning.
+
+impl gcprog::Sink for Ctx<'_> {
+    #[inline(always)]
+    fn candidate(&mut self, p: usize, ti: usize) {
+        mark_candidate(self, p, ti);
+    }
+    #[inline]
+    fn markonly(&mut self, p: usize) -> bool {
+        markonly(p)
+    }
+    #[inline]
+    fn region(&mut self, p: usize, n: usize, ti: usize) {
+        push_split(self, Obj { p, n, ti });
+    }
+    #[inline]
+    fn rescan(&mut self, b: usize, n: usize) {
+        self.local.push(Obj { p: b, n, ti: 0 });
+    }
+    #[inline(always)]
+    fn in_heap(&self, p: usize) -> bool {
+        p >= self.lo && p < self.hi
+    }
+}
+
+/// Pushes `o`, split into CHUNK-sized pieces when it is untyped or a typed loop.
+fn push_split(cx: &mut Ctx<'_>, o: Obj) {
+    if o.n <= CHUNK {
+        cx.local.push(o);
+        return;
+    }
+    if o.ti == TI_CONSERVATIVE {
+        let mut p = o.p;
+        let end = o.p + o.n;
+        while p < end {
+            let n = (end - p).min(CHUNK);
+            cx.local.push(Obj { p, n, ti: TI_CONSERVATIVE });
+            p += n;
+        }
+        return;
+    }
+    if o.ti & LOOP != 0 && o.ti & PRECISE != 0 {
+        let pc = o.ti & !gcprog::PC_BITS;
+        // SAFETY: pc is a GC program; word 0 is its element size.
+        let esize = if pc == 0 { 0 } else { unsafe { *(pc as *const usize) } };
+        if esize > 0 && esize <= CHUNK {
+            let step = CHUNK / esize * esize;
+            let mut p = o.p;
+            let end = o.p + o.n;
+            while p < end {
+                let n = (end - p).min(step);
+                cx.local.push(Obj { p, n, ti: o.ti });
+                p += n;
+            }
+            return;
+        }
+    }
+    cx.local.push(o);
+}
+
+/// Marks the block containing `v` without queueing it; true if this call marked it.
+pub fn markonly(v: usize) -> bool {
+    let s = arena::span_of(v);
+    if s.is_null() {
+        return false;
+    }
+    // SAFETY: spans-map entries point to live span records.
+    let sp = unsafe { &*s };
+    if sp.state != MSPAN_IN_USE || v >= sp.limit || v < sp.base() {
+        return false;
+    }
+    let base = sp.obj_base(v);
+    let (w, sh) = bitmap::locate(base);
+    let x = w.load(Ordering::Relaxed) >> sh;
+    if x & bitmap::BIT_ALLOCATED == 0 || x & bitmap::BIT_MARKED != 0 {
+        return false;
+    }
+    w.fetch_or(bitmap::BIT_MARKED << sh, Ordering::Relaxed) & (bitmap::BIT_MARKED << sh) == 0
+}
+
+/// The conservative/precise candidate filter: cheapest rejection first.
+#[inline(always)]
+fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
+    if v < cx.lo || v >= cx.hi {
+        return;
+    }
+    let s = arena::span_of(v);
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: spans-map entries point to live span records.
+    let sp = unsafe { &*s };
+    if sp.state != MSPAN_IN_USE || v >= sp.limit || v < sp.base() {
+        return;
+    }
+    let base = sp.obj_base(v);
+    let (w, sh) = bitmap::locate(base);
+    let x = w.load(Ordering::Relaxed) >> sh;
+    if x & bitmap::BIT_ALLOCATED == 0 || x & bitmap::BIT_MARKED != 0 {
+        return;
+    }
+    let m = bitmap::BIT_MARKED << sh;
+    if w.fetch_or(m, Ordering::Relaxed) & m != 0 {
+        return;
+    }
+    if x & bitmap::BIT_SCAN == 0 {
+        return;
+    }
+    let n = if sp.sizeclass == 0 { sp.limit - base } else { sp.elemsize };
+    // A pointer into the middle of a block loses its type (it may be a field's address).
+    let ti = if base == (v & !7) { ti } else { 0 };
+    // Prefetch the object: it will be popped soon (LIFO) and its first line is needed.
+    // SAFETY: prefetch is a hint and never faults.
+    unsafe { core::arch::x86_64::_mm_prefetch(base as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+    push_split(cx, Obj { p: base, n, ti });
+}
+
+/// Scans one work item.
+fn scan_obj(cx: &mut Ctx<'_>, o: Obj) {
+    cx.bytes += o.n as u64;
+    if o.ti == TI_CONSERVATIVE {
+        conservative(cx, o.p, o.n);
+        return;
+    }
+    if o.ti != 0 {
+        gcprog::scan(o.p, o.n, Start::from_ti(o.ti), cx);
+        return;
+    }
+    // No type given: use the heap's record for the block, if any.
+    let s = arena::span_of(o.p);
+    let typ = if s.is_null() {
+        0
+    } else {
+        // SAFETY: live span record; the world is stopped so its type table is stable.
+        let sp = unsafe { &*s };
+        if sp.state == MSPAN_IN_USE { typeinfo::gettype_in(sp, o.p) } else { 0 }
+    };
+    if typ == 0 {
+        if o.n > CHUNK {
+            push_split(cx, Obj { p: o.p, n: o.n, ti: TI_CONSERVATIVE });
+        } else {
+            conservative(cx, o.p, o.n);
+        }
+        return;
+    }
+    let t = typ & !7;
+    // SAFETY: the type word names a type descriptor; __gc is at offset 40.
+    let pc = unsafe { *((t + 40) as *const usize) };
+    match typ & 7 {
+        TYPEINFO_SINGLE_OBJECT => {
+            if pc != 0 {
+                gcprog::scan(o.p, o.n, Start::Program { pc, precise: true, looping: false }, cx);
+            }
+        }
+        TYPEINFO_ARRAY => {
+            // SAFETY: pc is a GC program; word 0 is its element size.
+            if pc != 0 && unsafe { *(pc as *const usize) } != 0 {
+                if o.n > CHUNK {
+                    push_split(cx, Obj { p: o.p, n: o.n, ti: pc | PRECISE | LOOP });
+                } else {
+                    gcprog::scan(o.p, o.n, Start::Program { pc, precise: true, looping: true }, cx);
+                }
+            }
+        }
+        TYPEINFO_CHAN => gcprog::scan(o.p, o.n, Start::Chan { chantype: t }, cx),
+        _ => {
+            crate::rprint!("scanblock {:#x} {} type {:#x}\n", o.p, o.n, typ);
+            throw("scanblock: invalid type");
+        }
+    }
+}
+
+/// Scans `[p, p+n)` word by word for anything that looks like a heap pointer.
+#[inline]
+fn conservative(cx: &mut Ctx<'_>, p: usize, n: usize) {
+    let (lo, hi) = (cx.lo, cx.hi);
+    let mut a = p & !7;
+    let end = p + n;
+    while a + 8 <= end {
+        // SAFETY: the range is a root range, a stack, or a heap block being scanned.
+        let v = unsafe { core::ptr::read_volatile(a as *const usize) };
+        if v >= lo && v < hi {
+            mark_candidate(cx, v, 0);
+        }
+        a += 8;
+    }
+}

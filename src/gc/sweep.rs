@@ -1,0 +1,135 @@
+//! Sweep scheduling (policy): the sweep set of the last collection, `sweepone`, the background
+//! sweeper thread, sweeping to reclaim pages before the heap grows, and eager sweeping.
+//!
+//! The sweep set is a snapshot of `allspans` taken with the world stopped at the end of mark.
+//! Spans are claimed through their sweepgen CAS (see `alloc::sweep`), so the background
+//! sweeper, lazy sweeping in the central lists and explicit `ensure_swept` calls can race freely.
+//!
+//! Protection: `SET_SPANS`/`SET_N` are written with the world stopped (GC lock held) and read by
+//! sweepers after `SET_IDX` (atomic) hands out indices.
+
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+
+use crate::alloc::sweep::{sweep_span, try_claim};
+use crate::heap::{span::{MSpan, MSPAN_IN_USE}, SWEEPGEN, HEAP};
+use crate::sync::{futex_wait, futex_wake};
+
+static SET_SPANS: AtomicPtr<*mut MSpan> = AtomicPtr::new(core::ptr::null_mut());
+static SET_N: AtomicUsize = AtomicUsize::new(0);
+static SET_IDX: AtomicUsize = AtomicUsize::new(0);
+pub static SWEEPDONE: AtomicU32 = AtomicU32::new(1);
+/// Spans swept in the background / inside the pause since the last trace line.
+pub static NBGSWEEP: AtomicUsize = AtomicUsize::new(0);
+pub static NPAUSESWEEP: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts a new sweep set (world stopped): bump sweepgen by 2 and snapshot allspans.
+pub fn begin_cycle() -> usize {
+    let prev_n = SET_N.load(Ordering::Relaxed);
+    HEAP.with(|h| {
+        SET_SPANS.store(h.allspans, Ordering::Relaxed);
+        SET_N.store(h.nspan, Ordering::Relaxed);
+    });
+    SET_IDX.store(0, Ordering::Relaxed);
+    SWEEPGEN.fetch_add(2, Ordering::AcqRel);
+    SWEEPDONE.store(0, Ordering::Release);
+    prev_n
+}
+
+/// `runtime_sweepone`: sweep the next span of the set. Returns pages returned to the heap, or
+/// `usize::MAX` when the set is exhausted.
+pub fn sweepone() -> usize {
+    loop {
+        let i = SET_IDX.fetch_add(1, Ordering::AcqRel);
+        if i >= SET_N.load(Ordering::Acquire) {
+            SWEEPDONE.store(1, Ordering::Release);
+            return usize::MAX;
+        }
+        // SAFETY: the snapshot array holds SET_N live span records and is never freed.
+        let s = unsafe { *SET_SPANS.load(Ordering::Acquire).add(i) };
+        // SAFETY: span records are never unmapped.
+        let sp = unsafe { &*s };
+        if sp.state != MSPAN_IN_USE {
+            // Free or dead spans are trivially swept.
+            let sg = SWEEPGEN.load(Ordering::Relaxed);
+            let _ = sp.sweepgen.compare_exchange(sg.wrapping_sub(2), sg, Ordering::AcqRel, Ordering::Relaxed);
+            continue;
+        }
+        if !try_claim(sp) {
+            continue;
+        }
+        let npages = sp.npages;
+        // SAFETY: claimed above.
+        let freed = unsafe { sweep_span(s) };
+        return if freed { npages } else { 0 };
+    }
+}
+
+pub fn is_done() -> bool {
+    SWEEPDONE.load(Ordering::Acquire) != 0
+}
+
+/// Sweeps everything left (at GC start and for force = 2). Returns the number of spans swept.
+pub fn finish() -> usize {
+    let mut n = 0;
+    while sweepone() != usize::MAX {
+        n += 1;
+    }
+    n
+}
+
+/// Reclaim hook for the page heap: sweep until `npages` pages came back or nothing is left.
+pub fn reclaim(npages: usize) {
+    if is_done() {
+        return;
+    }
+    let mut got = 0;
+    while got < npages {
+        let r = sweepone();
+        if r == usize::MAX {
+            return;
+        }
+        got += r;
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The background sweeper thread.
+
+static BG_GEN: AtomicU32 = AtomicU32::new(0);
+static BG_STARTED: AtomicU32 = AtomicU32::new(0);
+
+/// Wakes (creating on first use) the background sweeper.
+pub fn wake_background() {
+    if BG_STARTED.swap(1, Ordering::AcqRel) == 0 {
+        extern "C" fn body(_: *mut libc::c_void) -> *mut libc::c_void {
+            let mut seen = 0;
+            loop {
+                let g = BG_GEN.load(Ordering::Acquire);
+                if g == seen {
+                    futex_wait(&BG_GEN, g);
+                    continue;
+                }
+                seen = g;
+                while sweepone() != usize::MAX {
+                    NBGSWEEP.fetch_add(1, Ordering::Relaxed);
+                    // SAFETY: sched_yield has no preconditions; be polite to mutators.
+                    unsafe { libc::sched_yield() };
+                }
+            }
+        }
+        let mut t: libc::pthread_t = 0;
+        // SAFETY: a detached thread running `body`.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+            libc::pthread_attr_init(&mut attr);
+            libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+            libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
+            if libc::pthread_create(&mut t, &attr, body, core::ptr::null_mut()) != 0 {
+                BG_STARTED.store(0, Ordering::Release);
+            }
+            libc::pthread_attr_destroy(&mut attr);
+        }
+    }
+    BG_GEN.fetch_add(1, Ordering::AcqRel);
+    futex_wake(&BG_GEN, 1);
+}
