@@ -99,7 +99,8 @@ fn main() {
         .expect("cbindgen could not generate include/gogc.h");
     let mut raw = Vec::new();
     bindings.write(&mut raw);
-    let header = add_asm_labels(&String::from_utf8(raw).unwrap());
+    // A flexible array member, not GCC's zero-length extension (clean under -Wpedantic).
+    let header = add_asm_labels(&String::from_utf8(raw).unwrap()).replace("roots[0];", "roots[];");
     fs::write(out_dir.join("gogc.h"), &header).unwrap();
     if env::var("GOGC_UPDATE_HEADER").map(|v| v == "1").unwrap_or(false) {
         fs::write(manifest.join("include/gogc.h"), &header).unwrap();

@@ -17,6 +17,14 @@ typedef struct MSpan MSpan;
 typedef struct MCache MCache;
 
 
+/*
+ Smallest collection goal at GOGC=100 (scaled by GOGC), as in Go since 1.5. gccgo's GCC 6
+ runtime had none and collected every few kilobytes while the heap was tiny; with a
+ minimum, small programs pay a handful of collections instead of thousands. The first
+ collection still happens at the first eligible allocation (next_gc starts at 0).
+ */
+#define HEAP_MINIMUM (4 << 20)
+
 #define GC_END 0
 
 #define GC_PTR 1
@@ -217,7 +225,7 @@ typedef struct root_entry {
  */
 typedef struct root_list {
   struct root_list *next;
-  struct root_entry roots[0];
+  struct root_entry roots[];
 } root_list;
 
 /*

@@ -57,12 +57,17 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     let c = mcache::get();
     enter(c);
     let v: usize;
+    let alloc_size: usize;
     if size <= MAX_SMALL_SIZE && !config::efence() {
         if flag & (FLAG_NO_SCAN | FLAG_NO_GC) == FLAG_NO_SCAN && size < TINY_SIZE {
-            if let Some(p) = tiny_alloc(c, size) {
-                c.mallocing = 0;
-                return p as *mut u8;
+            let (p, fresh) = tiny_alloc(c, size);
+            c.mallocing = 0;
+            // Only taking a fresh 16-byte block can trigger a collection (§6.3).
+            if fresh && flag & FLAG_NO_INVOKE_GC == 0 {
+                trace_alloc(p, TINY_SIZE, 0);
+                crate::collector_hooks::after_alloc(TINY_SIZE);
             }
+            return p as *mut u8;
         }
         let cl = sizeclass::size_to_class(size);
         let sz = sizeclass::class_size(cl);
@@ -82,8 +87,10 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
         }
         c.local_cachealloc += sz as isize;
         v = p as usize;
+        alloc_size = sz;
     } else {
         v = large_alloc(size, flag);
+        alloc_size = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
     }
     if flag & FLAG_NO_GC != 0 {
         bitmap::marknogc(v);
@@ -96,33 +103,56 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
         // SAFETY: v was just allocated from span s, which this thread owns (cache or large).
         unsafe { typeinfo::settype(&mut *s, v, typ) };
     }
-    if config::DEBUG.allocfreetrace.load(core::sync::atomic::Ordering::Relaxed) != 0 {
-        crate::rprint!("tracealloc({:#x}, {:#x}, {})\n", v, size, typ_kind_name(typ));
-    }
+    trace_alloc(v, alloc_size, typ);
     if flag & FLAG_NO_INVOKE_GC == 0 {
         crate::collector_hooks::after_alloc(size);
     }
     v as *mut u8
 }
 
-fn typ_kind_name(typ: usize) -> &'static str {
+/// GODEBUG=allocfreetrace: `tracealloc(p, size[, kind of T])` as gccgo's mprof prints it
+/// (without the goroutine traceback, which belongs to the host runtime).
+#[inline]
+fn trace_alloc(v: usize, size: usize, typ: usize) {
+    if config::DEBUG.allocfreetrace.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+        return;
+    }
     if typ == 0 {
-        "untyped"
-    } else {
-        match typ & 7 {
-            0 => "single object",
-            1 => "array",
-            2 => "channel",
-            _ => "invalid",
+        crate::rprint!("tracealloc({:#x}, {:#x})\n", v, size);
+        return;
+    }
+    let kind = match typ & 7 {
+        0 => "single object",
+        1 => "array",
+        2 => "channel",
+        _ => "invalid",
+    };
+    let t = (typ & !7) as *const crate::ffi::types::GoType;
+    // SAFETY: typ names a type descriptor; its reflection string, when present, is a Go string.
+    let name = unsafe {
+        let r = (*t).__reflection;
+        if r.is_null() || (*r).str.is_null() || (*r).len <= 0 {
+            &[][..]
+        } else {
+            core::slice::from_raw_parts((*r).str, (*r).len as usize)
         }
+    };
+    if name.is_empty() {
+        crate::rprint!("tracealloc({:#x}, {:#x}, {})\n", v, size, kind);
+    } else {
+        crate::rprint!(
+            "tracealloc({:#x}, {:#x}, {} of {})\n",
+            v,
+            size,
+            kind,
+            core::str::from_utf8(name).unwrap_or("?")
+        );
     }
 }
 
-/// The tiny allocator. Returns None when it took a fresh 16-byte block and the caller should
-/// not use the small path (never: the fresh block is handled here too); kept as Option so the
-/// fast bump is a tight inline path.
+/// The tiny allocator: returns the object and whether a fresh 16-byte block was taken.
 #[inline(always)]
-fn tiny_alloc(c: &mut MCache, size: usize) -> Option<usize> {
+fn tiny_alloc(c: &mut MCache, size: usize) -> (usize, bool) {
     if c.tinysize > 0 {
         let mut off = c.tiny;
         let end = c.tiny + c.tinysize;
@@ -137,7 +167,7 @@ fn tiny_alloc(c: &mut MCache, size: usize) -> Option<usize> {
             c.tiny = off + size;
             c.tinysize = end - c.tiny;
             c.local_tinyallocs += 1;
-            return Some(off);
+            return (off, false);
         }
     }
     // A fresh 16-byte block.
@@ -157,7 +187,7 @@ fn tiny_alloc(c: &mut MCache, size: usize) -> Option<usize> {
         c.tiny = v + size;
         c.tinysize = TINY_SIZE - size;
     }
-    Some(v)
+    (v, true)
 }
 
 #[cold]

@@ -139,6 +139,10 @@ impl MCentral {
                     self.lists.lock.lock();
                     continue 'retry;
                 }
+                if sp.sweepgen.load(Ordering::Acquire) == SWEEPGEN.load(Ordering::Acquire) {
+                    // Swept spans sit at the back of the list: the rest are swept and full.
+                    break;
+                }
                 // SAFETY: s is on empty.
                 s = unsafe { l.empty.next_of(s) };
             }

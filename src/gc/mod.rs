@@ -8,7 +8,7 @@
 //!    blocks are dropped).
 //! 3. Mark: roots (registered lists and ranges, every stopped thread's stack and saved
 //!    registers, finalizer records and queue) into the injector, then all workers drain.
-//! 4. Statistics and pacing: `next_gc = heap_alloc + heap_alloc * GOGC / 100` (heap_alloc
+//! 4. Statistics and pacing: `next_gc = max(heap_alloc * (1 + GOGC/100), 4 MiB * GOGC/100)` (heap_alloc
 //!    still counts the garbage; sweeping lowers next_gc by `freed*(GOGC+100)/100`).
 //! 5. Start a sweep cycle (sweepgen += 2), restart the world, then sweep lazily and in the
 //!    background, or (force = 2) sweep everything before returning.
@@ -33,6 +33,11 @@ use crate::stats::{self, Field};
 use crate::sync::RawLock;
 
 static GC_LOCK: RawLock = RawLock::new();
+/// Smallest collection goal at GOGC=100 (scaled by GOGC), as in Go since 1.5. gccgo's GCC 6
+/// runtime had none and collected every few kilobytes while the heap was tiny; with a
+/// minimum, small programs pay a handful of collections instead of thousands. The first
+/// collection still happens at the first eligible allocation (next_gc starts at 0).
+pub const HEAP_MINIMUM: u64 = 4 << 20;
 /// Thread id (pthread_self) of the thread running a collection, 0 if none.
 static GC_THREAD: AtomicUsize = AtomicUsize::new(0);
 /// Bytes allocated since the last stress collection (GODEBUG=stress=N).
@@ -183,7 +188,7 @@ fn collect(force: i32, pct: i64) {
     let old_next = stats::next_gc();
     stats::update(true);
     let heap1 = stats::heap_alloc();
-    let next = heap1 + heap1 * pct as u64 / 100;
+    let next = (heap1 + heap1 * pct as u64 / 100).max(HEAP_MINIMUM * pct as u64 / 100);
     stats::atomic(Field::NextGc).store(next, Ordering::Relaxed);
     let t4 = nanotime();
     let pause = (t4 - t0) as u64;
