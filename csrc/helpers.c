@@ -6,13 +6,20 @@
  *    base sees pointers that live only in registers.
  *  - gogc_call_funcval_*: call a gccgo func value with the FuncVal pointer in the static chain
  *    register (%r10 on x86-64), as gccgo-compiled closures expect.
- *  - gogc_tls_cache: the per-thread allocation cache pointer, in the initial-exec TLS model so the
- *    allocation fast path reads it with one %fs-relative load even inside libgogc.so.
+ *  - gogc_tls_*: per-thread slots (allocation cache, critical-section depth, pending suspend,
+ *    thread record) in the initial-exec TLS model, so Rust reads them with one %fs-relative load
+ *    even inside libgogc.so, and so the suspend-signal handler can read them safely.
  */
 #include <stdint.h>
 #include <stddef.h>
 
 __thread void *gogc_tls_cache __attribute__((tls_model("initial-exec"))) = 0;
+/* Depth of internal critical sections (locks held, allocation in progress) and a flag set by
+ * the suspend-signal handler when a stop request had to wait for that depth to reach zero. */
+__thread uintptr_t gogc_tls_locks __attribute__((tls_model("initial-exec"))) = 0;
+__thread uintptr_t gogc_tls_pending __attribute__((tls_model("initial-exec"))) = 0;
+/* This thread's record in the attached-thread registry (threads.rs). */
+__thread void *gogc_tls_thread __attribute__((tls_model("initial-exec"))) = 0;
 
 typedef void (*gogc_scan_fn)(uintptr_t sp, void *arg);
 

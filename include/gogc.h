@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <pthread.h>
 /* Internal allocator records: opaque to C. */
 typedef struct MSpan MSpan;
 typedef struct MCache MCache;
@@ -371,6 +372,8 @@ extern uintptr_t runtime_zerobase;
 
 extern void gogc_with_spilled_registers(void (*f)(uintptr_t sp, void *arg), void *arg);
 
+extern void gogc_with_spilled_registers(void (*f)(uintptr_t sp, void *arg), void *arg);
+
 void runtime_mallocinit(void);
 
 void *runtime_mallocgc(uintptr_t size, uintptr_t typ, uint32_t flag);
@@ -498,6 +501,28 @@ void runtime_ReadMemStats(struct MStats *out) __asm__("runtime.ReadMemStats");
  C name of `runtime.ReadMemStats`.
  */
 void runtime_ReadMemStats(struct MStats *out);
+
+/*
+ Make the calling thread known to the collector: its stack and registers are scanned and it
+ is stopped during collections. Threads that allocate are attached automatically; the main
+ thread is attached when the library loads. Returns 0.
+ */
+int32_t gogc_thread_attach(void);
+
+/*
+ Forget the calling thread (it must no longer hold the only reference to heap objects).
+ Returns 0, or EINVAL if the thread is not attached.
+ */
+int32_t gogc_thread_detach(void);
+
+/*
+ pthread_create with the new thread attached for its whole life (and `arg` kept alive until
+ it runs).
+ */
+int32_t gogc_pthread_create(pthread_t *thread,
+                            const pthread_attr_t *attr,
+                            void *(*start_routine)(void*),
+                            void *arg);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -40,6 +40,7 @@ static INTERNAL_ALLOCATOR: heap::internal::InternalAllocator = heap::internal::I
 
 pub mod fatal;
 pub mod sync;
+pub mod tls;
 pub mod config;
 pub mod os;
 pub mod sizeclass;
@@ -49,4 +50,5 @@ pub mod alloc;
 pub mod stats;
 pub mod collector_hooks;
 pub mod gc;
+pub mod threads;
 pub mod ffi;

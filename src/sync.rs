@@ -7,20 +7,72 @@
 //! is usable inside the allocator itself.
 //!
 //! State: 0 unlocked, 1 locked, 2 locked with (possible) sleepers.
+//!
+//! Most locks are *counting*: taking one raises the thread's critical-section depth (a TLS
+//! word), and a stop-the-world signal that lands meanwhile is deferred until the depth is back
+//! to zero (the `threads` module explains the protocol). The GC lock and the thread registry
+//! are *plain*, because the collector holds them while the world is stopped.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
 pub struct RawLock {
     state: AtomicU32,
+    /// Counting locks raise the holder's critical-section depth (see below).
+    counted: bool,
+}
+
+/// Called when a thread's critical-section depth drops to zero while a stop request is
+/// pending (installed by `threads::init`).
+static SUSPEND_HOOK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+pub fn set_suspend_hook(f: fn()) {
+    SUSPEND_HOOK.store(f as usize, Ordering::Release);
+}
+
+/// Enters an internal critical section: a stop-the-world request that arrives now is deferred
+/// until the matching [`leave_critical`], so no thread is ever stopped holding an allocator
+/// lock or with allocator state half-updated.
+#[inline(always)]
+pub fn enter_critical() {
+    crate::tls::set_locks(crate::tls::locks() + 1);
+}
+
+#[inline(always)]
+pub fn leave_critical() {
+    let n = crate::tls::locks() - 1;
+    crate::tls::set_locks(n);
+    if n == 0 && crate::tls::pending() != 0 {
+        run_suspend_hook();
+    }
+}
+
+#[cold]
+pub fn run_suspend_hook() {
+    let f = SUSPEND_HOOK.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: only `fn()` values are stored in SUSPEND_HOOK.
+        let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(f) };
+        f();
+    }
 }
 
 impl RawLock {
+    /// A lock whose holders are not stopped by the collector until they release it.
     pub const fn new() -> Self {
-        RawLock { state: AtomicU32::new(0) }
+        RawLock { state: AtomicU32::new(0), counted: true }
+    }
+
+    /// A lock that may be held across a stop-the-world (the GC lock, the thread registry):
+    /// threads blocked on it stay stoppable.
+    pub const fn new_plain() -> Self {
+        RawLock { state: AtomicU32::new(0), counted: false }
     }
 
     #[inline]
     pub fn lock(&self) {
+        if self.counted {
+            enter_critical();
+        }
         if self
             .state
             .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
@@ -50,16 +102,12 @@ impl RawLock {
     }
 
     #[inline]
-    pub fn try_lock(&self) -> bool {
-        self.state
-            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    #[inline]
     pub fn unlock(&self) {
         if self.state.swap(0, Ordering::Release) == 2 {
             futex_wake(&self.state, 1);
+        }
+        if self.counted {
+            leave_critical();
         }
     }
 
@@ -117,6 +165,10 @@ unsafe impl<T> Sync for Locked<T> {}
 impl<T> Locked<T> {
     pub const fn new(v: T) -> Self {
         Locked { lock: RawLock::new(), data: core::cell::UnsafeCell::new(v) }
+    }
+
+    pub const fn new_plain(v: T) -> Self {
+        Locked { lock: RawLock::new_plain(), data: core::cell::UnsafeCell::new(v) }
     }
 
     #[inline]

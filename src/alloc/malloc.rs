@@ -37,12 +37,27 @@ pub fn zerobase() -> *mut u8 {
     core::ptr::addr_of_mut!(crate::ffi::runtime_zerobase) as *mut u8
 }
 
+/// Marks the thread as inside the allocator (gccgo's `m->mallocing`); re-entry is fatal. A
+/// stop-the-world request landing while it is set waits for [`leave`].
 #[inline(always)]
 fn enter(c: &mut MCache) {
     if c.mallocing != 0 {
         throw("malloc/free - deadlock");
     }
-    c.mallocing = 1;
+    // SAFETY: volatile so the suspend-signal handler on this thread sees the flag in memory.
+    unsafe { ptr::write_volatile(&mut c.mallocing, 1) };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+#[inline(always)]
+fn leave(c: &mut MCache) {
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    // SAFETY: as in enter.
+    unsafe { ptr::write_volatile(&mut c.mallocing, 0) };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    if crate::tls::pending() != 0 && crate::tls::locks() == 0 {
+        crate::sync::run_suspend_hook();
+    }
 }
 
 /// Hook run after an allocation that may start a collection (set by the collector module).
@@ -61,7 +76,7 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     if size <= MAX_SMALL_SIZE && !config::efence() {
         if flag & (FLAG_NO_SCAN | FLAG_NO_GC) == FLAG_NO_SCAN && size < TINY_SIZE {
             let (p, fresh) = tiny_alloc(c, size);
-            c.mallocing = 0;
+            leave(c);
             // Only taking a fresh 16-byte block can trigger a collection (§6.3).
             if fresh && flag & FLAG_NO_INVOKE_GC == 0 {
                 trace_alloc(p, TINY_SIZE, 0);
@@ -97,12 +112,12 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     } else if flag & FLAG_NO_SCAN == 0 {
         bitmap::markscan(v);
     }
-    c.mallocing = 0;
     if typ != 0 && flag & FLAG_NO_SCAN == 0 {
         let s = arena::span_of(v);
         // SAFETY: v was just allocated from span s, which this thread owns (cache or large).
         unsafe { typeinfo::settype(&mut *s, v, typ) };
     }
+    leave(c);
     trace_alloc(v, alloc_size, typ);
     if flag & FLAG_NO_INVOKE_GC == 0 {
         crate::collector_hooks::after_alloc(size);
@@ -266,7 +281,7 @@ pub fn free(v: *mut u8) {
             c.free_small(cl, base as *mut MLink);
         }
     }
-    c.mallocing = 0;
+    leave(c);
 }
 
 /// `runtime_mlookup` (§6.7): base and size of the block containing `v`.

@@ -1,7 +1,7 @@
 //! Per-thread allocation caches (gccgo's mcache.c, libgo-abi.md §11.8).
 //!
 //! Every thread that allocates gets one `MCache`, found through the initial-exec TLS slot
-//! `gogc_tls_cache` (defined in csrc/helpers.c) with a single %fs-relative load. For each size
+//! `gogc_tls_cache` (see `tls`) with a single %fs-relative load. For each size
 //! class the cache owns at most one span (`alloc[cl]`) and that span's *entire* free list
 //! (`list[cl]`): allocation is a pop from a thread-private list, with no lock and no atomic.
 //!
@@ -52,40 +52,15 @@ pub struct MCache {
     reg_prev: *mut MCache,
 }
 
-extern "C" {
-    // The TLS slot itself is reached through inline asm; this declaration keeps it linked.
-    #[allow(dead_code)]
-    static gogc_tls_cache: *mut core::ffi::c_void;
-}
-
 /// The calling thread's cache, or null if it has none yet.
 #[inline(always)]
 pub fn current() -> *mut MCache {
-    let v: *mut MCache;
-    // SAFETY: reads this thread's initial-exec TLS slot `gogc_tls_cache` (an 8-byte pointer).
-    unsafe {
-        core::arch::asm!(
-            "mov {0}, qword ptr [rip + gogc_tls_cache@GOTTPOFF]",
-            "mov {0}, qword ptr fs:[{0}]",
-            out(reg) v,
-            options(nostack, readonly, preserves_flags)
-        );
-    }
-    v
+    crate::tls::cache() as *mut MCache
 }
 
 #[inline(always)]
 fn set_current(c: *mut MCache) {
-    // SAFETY: writes this thread's initial-exec TLS slot `gogc_tls_cache`.
-    unsafe {
-        core::arch::asm!(
-            "mov {t}, qword ptr [rip + gogc_tls_cache@GOTTPOFF]",
-            "mov qword ptr fs:[{t}], {v}",
-            t = out(reg) _,
-            v = in(reg) c,
-            options(nostack, preserves_flags)
-        );
-    }
+    crate::tls::set_cache(c as usize)
 }
 
 struct Registry {
@@ -114,6 +89,7 @@ extern "C" fn thread_exit(p: *mut libc::c_void) {
     if current() == c {
         set_current(ptr::null_mut());
     }
+    crate::threads::detach_current();
     // SAFETY: c is the exiting thread's cache; no other thread uses it.
     unsafe { freemcache(c) };
 }
@@ -134,6 +110,7 @@ pub fn get() -> &'static mut MCache {
 fn create_for_thread() -> &'static mut MCache {
     let c = allocmcache();
     set_current(c);
+    crate::threads::attach_current();
     let key = THREAD_KEY.load(Ordering::Acquire);
     if key != u32::MAX {
         // SAFETY: key was created by init_thread_key.
@@ -299,4 +276,32 @@ impl MCache {
         self.tiny = 0;
         self.tinysize = 0;
     }
+}
+
+pub(crate) fn lock_registry_for_fork() {
+    REGISTRY.lock.lock();
+}
+
+pub(crate) fn unlock_registry_after_fork(child: bool) {
+    if child {
+        REGISTRY.lock.reset();
+    } else {
+        REGISTRY.lock.unlock();
+    }
+}
+
+/// Releases the calling thread's cache and forgets it (explicit detach).
+pub fn drop_current() {
+    let c = current();
+    if c.is_null() {
+        return;
+    }
+    set_current(ptr::null_mut());
+    let key = THREAD_KEY.load(Ordering::Acquire);
+    if key != u32::MAX {
+        // SAFETY: key was created by init_thread_key; clearing our own value.
+        unsafe { libc::pthread_setspecific(key, ptr::null()) };
+    }
+    // SAFETY: the cache belonged to this thread, which no longer uses it.
+    unsafe { freemcache(c) };
 }

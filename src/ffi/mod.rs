@@ -442,3 +442,44 @@ pub unsafe extern "C" fn runtime_ReadMemStats(out: *mut MStats) {
         unsafe { ptr::copy_nonoverlapping(memstats_ptr() as *const u8, out as *mut u8, SIZEOF_C_MSTATS) };
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Threads (built-in host).
+
+/// Make the calling thread known to the collector: its stack and registers are scanned and it
+/// is stopped during collections. Threads that allocate are attached automatically; the main
+/// thread is attached when the library loads. Returns 0.
+#[no_mangle]
+pub extern "C" fn gogc_thread_attach() -> i32 {
+    crate::threads::attach()
+}
+
+/// Forget the calling thread (it must no longer hold the only reference to heap objects).
+/// Returns 0, or EINVAL if the thread is not attached.
+#[no_mangle]
+pub extern "C" fn gogc_thread_detach() -> i32 {
+    crate::threads::detach()
+}
+
+/// pthread_create with the new thread attached for its whole life (and `arg` kept alive until
+/// it runs).
+#[no_mangle]
+pub unsafe extern "C" fn gogc_pthread_create(
+    thread: *mut libc::pthread_t,
+    attr: *const libc::pthread_attr_t,
+    start_routine: extern "C" fn(*mut c_void) -> *mut c_void,
+    arg: *mut c_void,
+) -> i32 {
+    // SAFETY: forwarded obligations of pthread_create.
+    unsafe { crate::threads::pthread_create(thread, attr, start_routine, arg) }
+}
+
+extern "C" fn gogc_load_constructor() {
+    heap::ensure_init();
+    crate::threads::attach();
+}
+
+/// Attach the loading (main) thread when the library is loaded.
+#[used]
+#[link_section = ".init_array"]
+static GOGC_LOAD_CONSTRUCTOR: extern "C" fn() = gogc_load_constructor;

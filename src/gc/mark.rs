@@ -83,14 +83,39 @@ fn state() -> &'static MarkState {
     unsafe { (*core::ptr::addr_of!(STATE)).as_ref().unwrap() }
 }
 
-/// Decides the worker count and creates the queues and helper threads (once).
+static SETUP_LOCK: crate::sync::RawLock = crate::sync::RawLock::new_plain();
+static HELPERS_ALIVE: AtomicU32 = AtomicU32::new(0);
+
+/// In a forked child the helper threads are gone: recreate them at the next collection.
+pub fn after_fork_child() {
+    SETUP_LOCK.reset();
+    HELPERS_ALIVE.store(0, Ordering::Release);
+    GEN.store(0, Ordering::Release);
+    RUNNING.store(0, Ordering::Release);
+}
+
+/// Decides the worker count and creates the queues (once) and the helper threads (once per
+/// process image). Runs before the world is stopped.
 pub fn setup() {
-    // SAFETY: called with the GC lock held, so no one else reads or writes STATE now.
-    unsafe {
-        if (*core::ptr::addr_of!(STATE)).is_some() {
-            return;
-        }
+    if HELPERS_ALIVE.load(Ordering::Acquire) != 0 {
+        return;
     }
+    SETUP_LOCK.lock();
+    // SAFETY: STATE is only written here, under SETUP_LOCK, before any mark uses it.
+    let have = unsafe { (*core::ptr::addr_of!(STATE)).is_some() };
+    if !have {
+        create_state();
+    }
+    if HELPERS_ALIVE.load(Ordering::Acquire) == 0 {
+        for id in 1..state().nworkers {
+            spawn_helper(id);
+        }
+        HELPERS_ALIVE.store(1, Ordering::Release);
+    }
+    SETUP_LOCK.unlock();
+}
+
+fn create_state() {
     let mut n = crate::os::ncpu();
     if let Some(v) = crate::config::getenv(c"GOMAXPROCS") {
         let g = crate::config::atoi(v) as usize;
@@ -110,13 +135,10 @@ pub fn setup() {
         stealers.push(w.stealer());
         workers.push(UnsafeCell::new(w));
     }
-    // SAFETY: GC lock held (see above).
+    // SAFETY: SETUP_LOCK held (see setup).
     unsafe {
         *core::ptr::addr_of_mut!(STATE) =
             Some(MarkState { injector: Injector::new(), workers, stealers, nworkers: n });
-    }
-    for id in 1..n {
-        spawn_helper(id);
     }
 }
 
@@ -138,6 +160,8 @@ static RUNNING: AtomicU32 = AtomicU32::new(0);
 fn spawn_helper(id: usize) {
     extern "C" fn body(arg: *mut libc::c_void) -> *mut libc::c_void {
         let id = arg as usize;
+        // GEN starts at 0 (and is reset to 0 in a forked child) and only grows: a helper that
+        // starts late still sees the generation that is waiting for it.
         let mut seen = 0u32;
         loop {
             let g = GEN.load(Ordering::Acquire);

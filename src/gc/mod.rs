@@ -32,7 +32,7 @@ use crate::os::{nanotime, unixnanotime};
 use crate::stats::{self, Field};
 use crate::sync::RawLock;
 
-static GC_LOCK: RawLock = RawLock::new();
+static GC_LOCK: RawLock = RawLock::new_plain();
 /// Smallest collection goal at GOGC=100 (scaled by GOGC), as in Go since 1.5. gccgo's GCC 6
 /// runtime had none and collected every few kilobytes while the heap was tiny; with a
 /// minimum, small programs pay a handful of collections instead of thousands. The first
@@ -47,6 +47,7 @@ pub static POOL_CLEANUP: AtomicUsize = AtomicUsize::new(0);
 
 /// Attaches the collector to the allocator (called at heap initialisation).
 pub fn install() {
+    world::install();
     crate::collector_hooks::register(after_alloc, before_free);
     crate::collector_hooks::register_sweep(None, sweep::reclaim);
     // SAFETY: the static MStats; standalone programs collect from the start.
@@ -132,7 +133,6 @@ pub fn gc(force: i32) {
     if pct < 0 {
         return;
     }
-    mark::setup();
     world::prepare();
     GC_LOCK.lock();
     if force == 0 && stats::heap_alloc() < stats::next_gc() {
@@ -241,4 +241,17 @@ pub fn read_memstats() {
     stats::update(true);
     world::start();
     GC_LOCK.unlock();
+}
+
+pub(crate) fn lock_for_fork() {
+    GC_LOCK.lock();
+}
+
+pub(crate) fn unlock_after_fork(child: bool) {
+    if child {
+        GC_LOCK.reset();
+        GC_THREAD.store(0, Ordering::Relaxed);
+    } else {
+        GC_LOCK.unlock();
+    }
 }

@@ -122,3 +122,15 @@ pub fn thread_stack_bounds() -> (usize, usize) {
         (addr as usize, addr as usize + size)
     }
 }
+
+pub(crate) fn lock_for_fork() {
+    ROOTS.lock.lock();
+}
+
+pub(crate) fn unlock_after_fork(child: bool) {
+    if child {
+        ROOTS.lock.reset();
+    } else {
+        ROOTS.lock.unlock();
+    }
+}

@@ -35,9 +35,33 @@ pub fn begin_cycle() -> usize {
     prev_n
 }
 
+/// Sweepers inside `sweepone`, and a flag that keeps the background sweeper out while the
+/// collector owns the mark bits.
+static ACTIVE: AtomicU32 = AtomicU32::new(0);
+static PAUSED: AtomicU32 = AtomicU32::new(0);
+
 /// `runtime_sweepone`: sweep the next span of the set. Returns pages returned to the heap, or
 /// `usize::MAX` when the set is exhausted.
 pub fn sweepone() -> usize {
+    ACTIVE.fetch_add(1, Ordering::AcqRel);
+    let r = if PAUSED.load(Ordering::Acquire) != 0 { usize::MAX } else { sweepone_inner() };
+    ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    r
+}
+
+/// Keeps the background sweeper out and waits for a sweep in progress (world stopped).
+pub fn pause_background() {
+    PAUSED.store(1, Ordering::Release);
+    while ACTIVE.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+pub fn resume_background() {
+    PAUSED.store(0, Ordering::Release);
+}
+
+fn sweepone_inner() -> usize {
     loop {
         let i = SET_IDX.fetch_add(1, Ordering::AcqRel);
         if i >= SET_N.load(Ordering::Acquire) {
@@ -68,10 +92,12 @@ pub fn is_done() -> bool {
     SWEEPDONE.load(Ordering::Acquire) != 0
 }
 
-/// Sweeps everything left (at GC start and for force = 2). Returns the number of spans swept.
+/// Sweeps everything left (at GC start, with the background sweeper paused, and for
+/// force = 2). Returns the number of spans swept. Bypasses the pause: the pause only keeps the
+/// background sweeper out, never the collector itself.
 pub fn finish() -> usize {
     let mut n = 0;
-    while sweepone() != usize::MAX {
+    while sweepone_inner() != usize::MAX {
         n += 1;
     }
     n
@@ -98,8 +124,20 @@ pub fn reclaim(npages: usize) {
 static BG_GEN: AtomicU32 = AtomicU32::new(0);
 static BG_STARTED: AtomicU32 = AtomicU32::new(0);
 
-/// Wakes (creating on first use) the background sweeper.
+/// Wakes the background sweeper.
 pub fn wake_background() {
+    BG_GEN.fetch_add(1, Ordering::AcqRel);
+    futex_wake(&BG_GEN, 1);
+}
+
+pub fn after_fork_child() {
+    BG_STARTED.store(0, Ordering::Release);
+    ACTIVE.store(0, Ordering::Release);
+    PAUSED.store(0, Ordering::Release);
+}
+
+/// Creates the background sweeper thread if it does not exist (before any stop).
+pub fn ensure_background() {
     if BG_STARTED.swap(1, Ordering::AcqRel) == 0 {
         extern "C" fn body(_: *mut libc::c_void) -> *mut libc::c_void {
             let mut seen = 0;
@@ -130,6 +168,4 @@ pub fn wake_background() {
             libc::pthread_attr_destroy(&mut attr);
         }
     }
-    BG_GEN.fetch_add(1, Ordering::AcqRel);
-    futex_wake(&BG_GEN, 1);
 }

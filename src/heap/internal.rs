@@ -141,3 +141,15 @@ mod tests {
         unsafe { ifree(q, 100_000) };
     }
 }
+
+pub(crate) fn lock_for_fork() {
+    INTERNAL.lock.lock();
+}
+
+pub(crate) fn unlock_after_fork(child: bool) {
+    if child {
+        INTERNAL.lock.reset();
+    } else {
+        INTERNAL.lock.unlock();
+    }
+}

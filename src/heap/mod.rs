@@ -72,7 +72,7 @@ pub static HEAP: Locked<MHeap> = Locked::new(MHeap {
 pub static SWEEPGEN: AtomicU32 = AtomicU32::new(0);
 
 static INIT_STATE: AtomicU32 = AtomicU32::new(0);
-static INIT_LOCK: RawLock = RawLock::new();
+static INIT_LOCK: RawLock = RawLock::new_plain();
 
 #[inline(always)]
 pub fn is_init() -> bool {
@@ -429,4 +429,34 @@ pub unsafe fn free(s: *mut MSpan, acct: bool) {
             h.free_locked(s);
         }
     });
+}
+
+/// fork prepare: take every allocator lock in the global order (central lists, heap,
+/// persistent and internal allocators, cache registry), so the child starts consistent.
+pub fn lock_all_for_fork() {
+    crate::gc::roots::lock_for_fork();
+    crate::alloc::mcache::lock_registry_for_fork();
+    for c in crate::alloc::mcentral::CENTRAL.iter() {
+        c.lists.lock.lock();
+    }
+    HEAP.lock.lock();
+    persistent::lock_for_fork();
+    internal::lock_for_fork();
+}
+
+/// fork parent/child: release (parent) or reset (child) what `lock_all_for_fork` took.
+pub fn unlock_all_after_fork(child: bool) {
+    let rel = |l: &RawLock| if child { l.reset() } else { l.unlock() };
+    internal::unlock_after_fork(child);
+    persistent::unlock_after_fork(child);
+    rel(&HEAP.lock);
+    for c in crate::alloc::mcentral::CENTRAL.iter().rev() {
+        rel(&c.lists.lock);
+    }
+    crate::alloc::mcache::unlock_registry_after_fork(child);
+    crate::gc::roots::unlock_after_fork(child);
+    if child {
+        crate::tls::set_locks(0);
+        crate::tls::set_pending(0);
+    }
 }

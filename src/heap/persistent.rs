@@ -117,3 +117,15 @@ impl FixAlloc {
         self.list = p;
     }
 }
+
+pub(crate) fn lock_for_fork() {
+    PERSISTENT.lock.lock();
+}
+
+pub(crate) fn unlock_after_fork(child: bool) {
+    if child {
+        PERSISTENT.lock.reset();
+    } else {
+        PERSISTENT.lock.unlock();
+    }
+}

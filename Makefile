@@ -1,0 +1,111 @@
+# gogc: build, test, demo, benchmark and install.
+#
+#   make            cargo build --release (target/release/libgogc.{so,a})
+#   make check      library build, Rust unit tests, C tests against both libraries
+#   make demo       build and run demo/alloc_demo.c against the static library
+#   make bench      allocation benchmark gogc vs glibc; also writes benches/results/<date>.md
+#   make header     regenerate the committed include/gogc.h
+#   make install    PREFIX=/usr/local (default), DESTDIR supported
+#   make clean
+#
+# Build products other than cargo's live in build/ (ignored by git).
+
+SHELL := /bin/bash
+
+CARGO   ?= cargo
+CC      ?= cc
+CFLAGS  ?= -O2 -g -Wall -Wextra
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL ?= install
+
+LIBDIR    := target/release
+BUILD     := build
+STATICLIB := $(LIBDIR)/libgogc.a
+SHAREDLIB := $(LIBDIR)/libgogc.so
+HEADER    := include/gogc.h
+# What a C program needs besides libgogc.a when linking statically.
+STATIC_LIBS := -lpthread -ldl -lm
+
+VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
+COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+TODAY   := $(shell date +%F)
+
+# Extra arguments for the benchmark binary, e.g. `make bench BENCH_ARGS=--quick`.
+BENCH_ARGS ?=
+
+.PHONY: all check header demo bench install uninstall clean
+
+all:
+	$(CARGO) build --release
+
+# Fail-fast sequence; the last line printed on success or on a C-test failure is the
+# `N passed, M failed` line of ctests/run.sh.
+check:
+	@echo "==> cargo build --release"
+	@$(CARGO) build --release --quiet
+	@echo "==> cargo test --release"
+	@$(CARGO) test --release --quiet
+	@test -f ctests/run.sh || { echo "check: ctests/run.sh is missing" >&2; exit 1; }
+	@echo "==> C tests (ctests/run.sh $(LIBDIR))"
+	@bash ctests/run.sh $(LIBDIR)
+
+header:
+	GOGC_UPDATE_HEADER=1 $(CARGO) build --release
+
+$(HEADER):
+	@echo "$(HEADER) is missing; run 'make header' to generate it" >&2
+	@exit 1
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+# The C programs link the static library, so they run without LD_LIBRARY_PATH.
+$(BUILD)/alloc_demo: demo/alloc_demo.c $(HEADER) all | $(BUILD)
+	$(CC) $(CFLAGS) -Iinclude -o $@ demo/alloc_demo.c $(STATICLIB) $(STATIC_LIBS)
+
+$(BUILD)/gcbench: demo/gcbench.c $(HEADER) all | $(BUILD)
+	$(CC) $(CFLAGS) -Iinclude -o $@ demo/gcbench.c $(STATICLIB) $(STATIC_LIBS)
+
+# gcbench runs with gctrace on: one line per collection on stderr, then a MemStats summary.
+demo: $(BUILD)/gcbench $(BUILD)/alloc_demo
+	@echo "==> GODEBUG=gctrace=1 $(BUILD)/gcbench"
+	@GODEBUG=gctrace=1 ./$(BUILD)/gcbench
+	@echo "==> $(BUILD)/alloc_demo"
+	@./$(BUILD)/alloc_demo
+
+$(BUILD)/alloc_bench: benches/alloc_bench.c $(HEADER) all | $(BUILD)
+	$(CC) -O2 -g -Wall -Wextra -Iinclude -DGOGC_COMMIT='"$(COMMIT)"' \
+		-o $@ benches/alloc_bench.c $(STATICLIB) $(STATIC_LIBS)
+
+bench: $(BUILD)/alloc_bench
+	@test -f /usr/include/gc.h || echo "note: /usr/include/gc.h not found; the GC benchmarks (planned) will want bdwgc: apt-get install libgc-dev" >&2
+	@mkdir -p benches/results
+	@echo "==> $(BUILD)/alloc_bench $(BENCH_ARGS) (results also go to benches/results/$(TODAY).md)" >&2
+	@set -o pipefail; ./$(BUILD)/alloc_bench $(BENCH_ARGS) | tee benches/results/$(TODAY).md.tmp
+	@mv -f benches/results/$(TODAY).md.tmp benches/results/$(TODAY).md
+	@echo "==> wrote benches/results/$(TODAY).md" >&2
+
+$(BUILD)/gogc.pc: gogc.pc.in Cargo.toml | $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gogc.pc.in > $@.tmp
+	mv -f $@.tmp $@
+
+# Does not run cargo itself when the libraries exist, so `make && sudo make install` works
+# even where root has no Rust toolchain. The .pc file is regenerated for every PREFIX.
+install: $(HEADER)
+	@test -f $(SHAREDLIB) -a -f $(STATICLIB) || $(CARGO) build --release
+	@rm -f $(BUILD)/gogc.pc
+	@$(MAKE) --no-print-directory $(BUILD)/gogc.pc PREFIX='$(PREFIX)'
+	$(INSTALL) -d '$(DESTDIR)$(PREFIX)/lib' '$(DESTDIR)$(PREFIX)/lib/pkgconfig' '$(DESTDIR)$(PREFIX)/include'
+	$(INSTALL) -m 755 $(SHAREDLIB) '$(DESTDIR)$(PREFIX)/lib/libgogc.so'
+	$(INSTALL) -m 644 $(STATICLIB) '$(DESTDIR)$(PREFIX)/lib/libgogc.a'
+	$(INSTALL) -m 644 $(HEADER) '$(DESTDIR)$(PREFIX)/include/gogc.h'
+	$(INSTALL) -m 644 $(BUILD)/gogc.pc '$(DESTDIR)$(PREFIX)/lib/pkgconfig/gogc.pc'
+
+uninstall:
+	rm -f '$(DESTDIR)$(PREFIX)/lib/libgogc.so' '$(DESTDIR)$(PREFIX)/lib/libgogc.a' \
+		'$(DESTDIR)$(PREFIX)/include/gogc.h' '$(DESTDIR)$(PREFIX)/lib/pkgconfig/gogc.pc'
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

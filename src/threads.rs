@@ -1,0 +1,412 @@
+//! Attached threads and stopping them (mechanism; the collector decides *when* to stop).
+//!
+//! ## Registry
+//! Every thread that allocates is attached automatically (its cache is created); threads that
+//! only hold heap pointers attach with `gogc_thread_attach`. A record holds the thread's
+//! pthread handle, stack bounds and, while stopped, its saved stack pointer. Records are
+//! removed by `gogc_thread_detach` or by the cache's pthread-key destructor when the thread
+//! exits, so threads that exit without detaching are handled.
+//!
+//! ## Stopping
+//! The stopper sends the suspend signal (a real-time signal, default `SIGRTMIN+6`, override
+//! with `GOGC_SUSPEND_SIGNAL=<number>`, so SIGXCPU/SIGPWR stay free for programs like `xz -T`)
+//! to every other attached thread and waits for acknowledgements, re-sending every 5 ms to
+//! threads that have not answered (lost or late signals). The handler spills the callee-saved
+//! registers, publishes its stack pointer, acknowledges and sleeps on a futex until the world
+//! restarts. A thread interrupted inside an internal critical section (allocating, or holding
+//! any internal lock: see `sync::RawLock`) only records the request and suspends itself when
+//! it leaves the section, so a stopped thread never holds allocator state half-updated.
+//! Threads blocked in system calls are interrupted by the signal and resume the call
+//! (SA_RESTART) after the world restarts.
+//!
+//! ## Protection
+//! The registry is under `REG.lock`, a *plain* (non-counting) lock that the stopper holds from
+//! stop to start: a thread blocked on it is still stoppable. `STOP_GEN` is non-zero exactly
+//! while a stop is in progress or in effect.
+
+use core::ptr;
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
+
+use crate::heap::internal::{ialloc, ifree};
+use crate::sync::{futex_wait, futex_wake, Locked};
+use crate::tls;
+
+#[repr(C)]
+pub struct ThreadRec {
+    pub tid: libc::pthread_t,
+    pub stack_lo: usize,
+    pub stack_hi: usize,
+    pub saved_sp: AtomicUsize,
+    pub acked: AtomicU32,
+    next: *mut ThreadRec,
+    prev: *mut ThreadRec,
+}
+
+struct Reg {
+    head: *mut ThreadRec,
+    n: usize,
+}
+// SAFETY: only reached under REG's lock.
+unsafe impl Send for Reg {}
+
+static REG: Locked<Reg> = Locked::new_plain(Reg { head: ptr::null_mut(), n: 0 });
+static STOP_GEN: AtomicU32 = AtomicU32::new(0);
+static NEXT_GEN: AtomicU32 = AtomicU32::new(1);
+static ACKS: AtomicU32 = AtomicU32::new(0);
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// The suspend signal in use.
+pub fn suspend_signal() -> i32 {
+    SIGNAL.load(Ordering::Relaxed)
+}
+
+/// Installs the suspend-signal handler (once, at heap initialisation).
+pub fn init() {
+    let mut sig = libc::SIGRTMIN() + 6;
+    if let Some(v) = crate::config::getenv(c"GOGC_SUSPEND_SIGNAL") {
+        let n = crate::config::atoi(v) as i32;
+        if n > 0 && n <= libc::SIGRTMAX() {
+            sig = n;
+        }
+    }
+    SIGNAL.store(sig, Ordering::Relaxed);
+    // SAFETY: installing a handler with a fully initialised sigaction.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = on_suspend_signal as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigfillset(&mut sa.sa_mask);
+        for s in [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT, libc::SIGTRAP] {
+            libc::sigdelset(&mut sa.sa_mask, s);
+        }
+        libc::sigaction(sig, &sa, ptr::null_mut());
+    }
+    crate::sync::set_suspend_hook(deferred_suspend);
+}
+
+/// Registers the calling thread (idempotent). Returns true if it was newly attached.
+pub fn attach_current() -> bool {
+    if tls::thread() != 0 {
+        return false;
+    }
+    let rec = ialloc(core::mem::size_of::<ThreadRec>()) as *mut ThreadRec;
+    let (lo, hi) = crate::gc::roots::thread_stack_bounds();
+    // SAFETY: rec is a fresh zeroed block of the right size.
+    unsafe {
+        ptr::write(
+            rec,
+            ThreadRec {
+                tid: libc::pthread_self(),
+                stack_lo: lo,
+                stack_hi: hi,
+                saved_sp: AtomicUsize::new(0),
+                acked: AtomicU32::new(0),
+                next: ptr::null_mut(),
+                prev: ptr::null_mut(),
+            },
+        );
+    }
+    REG.with(|r| {
+        // SAFETY: registry lock held; rec is ours.
+        unsafe {
+            (*rec).next = r.head;
+            if !r.head.is_null() {
+                (*r.head).prev = rec;
+            }
+        }
+        r.head = rec;
+        r.n += 1;
+    });
+    tls::set_thread(rec as usize);
+    true
+}
+
+/// Unregisters the calling thread. Returns false if it was not attached.
+pub fn detach_current() -> bool {
+    let rec = tls::thread() as *mut ThreadRec;
+    if rec.is_null() {
+        return false;
+    }
+    REG.with(|r| {
+        // SAFETY: registry lock held; rec is a registered record.
+        unsafe {
+            if (*rec).prev.is_null() {
+                r.head = (*rec).next;
+            } else {
+                (*(*rec).prev).next = (*rec).next;
+            }
+            if !(*rec).next.is_null() {
+                (*(*rec).next).prev = (*rec).prev;
+            }
+        }
+        r.n -= 1;
+    });
+    tls::set_thread(0);
+    // SAFETY: unlinked above; nobody else references it.
+    unsafe { ifree(rec as *mut u8, core::mem::size_of::<ThreadRec>()) };
+    true
+}
+
+pub fn is_attached() -> bool {
+    tls::thread() != 0
+}
+
+/// Number of attached threads.
+pub fn count() -> usize {
+    REG.with(|r| r.n)
+}
+
+extern "C" fn on_suspend_signal(_sig: i32, _info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; we restore it before returning to the interrupted code.
+    let saved_errno = unsafe { *libc::__errno_location() };
+    let rec = tls::thread() as *mut ThreadRec;
+    if !rec.is_null() && STOP_GEN.load(Ordering::Acquire) != 0 {
+        if tls::locks() != 0 || in_malloc() {
+            tls::set_pending(1);
+        } else {
+            suspend(rec);
+        }
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved_errno };
+}
+
+#[inline]
+fn in_malloc() -> bool {
+    let c = crate::alloc::mcache::current();
+    // SAFETY: our own cache; read through a volatile load because this runs in a signal handler
+    // that interrupted the owner.
+    !c.is_null() && unsafe { ptr::read_volatile(ptr::addr_of!((*c).mallocing)) } != 0
+}
+
+/// Called when a deferred stop request may be waiting (critical depth dropped to zero).
+pub fn deferred_suspend() {
+    // Still inside mallocgc/free (a lock taken there was just released): mallocgc's exit
+    // runs this again.
+    if tls::locks() != 0 || in_malloc() {
+        return;
+    }
+    tls::set_pending(0);
+    let rec = tls::thread() as *mut ThreadRec;
+    let gen = STOP_GEN.load(Ordering::Acquire);
+    // SAFETY: rec is this thread's live record.
+    if !rec.is_null() && gen != 0 && unsafe { (*rec).acked.load(Ordering::Acquire) } != gen {
+        suspend(rec);
+    }
+}
+
+extern "C" {
+    fn gogc_with_spilled_registers(f: extern "C" fn(sp: usize, arg: *mut libc::c_void), arg: *mut libc::c_void);
+}
+
+fn suspend(rec: *mut ThreadRec) {
+    extern "C" fn parked(sp: usize, arg: *mut libc::c_void) {
+        let rec = arg as *mut ThreadRec;
+        let gen = STOP_GEN.load(Ordering::Acquire);
+        if gen == 0 {
+            return;
+        }
+        // A thread parked outside a handler can take a re-sent signal while parked: the nested
+        // handler must not acknowledge the same stop twice (the stopper counts acks).
+        // SAFETY: rec is this thread's live record.
+        unsafe {
+            if (*rec).acked.load(Ordering::Acquire) == gen {
+                return;
+            }
+            (*rec).saved_sp.store(sp, Ordering::Relaxed);
+            (*rec).acked.store(gen, Ordering::Release);
+        }
+        ACKS.fetch_add(1, Ordering::AcqRel);
+        futex_wake(&ACKS, 1);
+        while STOP_GEN.load(Ordering::Acquire) == gen {
+            futex_wait(&STOP_GEN, gen);
+        }
+    }
+    // SAFETY: the helper spills registers and calls `parked` on this thread's stack.
+    unsafe { gogc_with_spilled_registers(parked, rec as *mut libc::c_void) };
+}
+
+fn futex_wait_timeout(word: &AtomicU32, expected: u32, ns: i64) {
+    let ts = libc::timespec { tv_sec: 0, tv_nsec: ns };
+    // SAFETY: word is a live aligned u32; ts is a valid relative timeout.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// Stops every attached thread except the caller. Returns with the registry locked; pair with
+/// [`start_world`].
+pub fn stop_world() {
+    REG.lock.lock();
+    let gen = NEXT_GEN.fetch_add(2, Ordering::AcqRel) | 1;
+    ACKS.store(0, Ordering::Release);
+    STOP_GEN.store(gen, Ordering::Release);
+    let me = tls::thread() as *mut ThreadRec;
+    let sig = suspend_signal();
+    // SAFETY: registry lock held by us for the whole stop.
+    let r = unsafe { REG.get_mut_unchecked() };
+    let mut want = 0u32;
+    let mut t = r.head;
+    while !t.is_null() {
+        // SAFETY: registered records stay valid while the registry lock is held.
+        unsafe {
+            if t != me && libc::pthread_kill((*t).tid, sig) == 0 {
+                want += 1;
+            } else if t != me {
+                // The thread is gone without detaching; treat it as stopped with nothing to scan.
+                (*t).acked.store(gen, Ordering::Release);
+                (*t).saved_sp.store(0, Ordering::Relaxed);
+            }
+            t = (*t).next;
+        }
+    }
+    let mut last_send = crate::os::nanotime();
+    loop {
+        let a = ACKS.load(Ordering::Acquire);
+        if a >= want {
+            break;
+        }
+        futex_wait_timeout(&ACKS, a, 5_000_000);
+        let now = crate::os::nanotime();
+        if ACKS.load(Ordering::Acquire) < want && now - last_send >= 5_000_000 {
+            last_send = now;
+            // Re-send to the threads that have not answered.
+            let mut t = r.head;
+            while !t.is_null() {
+                // SAFETY: as above.
+                unsafe {
+                    if t != me && (*t).acked.load(Ordering::Acquire) != gen {
+                        libc::pthread_kill((*t).tid, sig);
+                    }
+                    t = (*t).next;
+                }
+            }
+        }
+    }
+}
+
+/// Restarts the threads stopped by [`stop_world`] and unlocks the registry.
+pub fn start_world() {
+    STOP_GEN.store(0, Ordering::Release);
+    futex_wake(&STOP_GEN, i32::MAX);
+    REG.lock.unlock();
+}
+
+/// With the world stopped: calls `f(lo, hi)` for the live part of every other attached
+/// thread's stack.
+pub fn for_each_stopped_stack(mut f: impl FnMut(usize, usize)) {
+    let me = tls::thread() as *mut ThreadRec;
+    // SAFETY: the stopper holds the registry lock.
+    let r = unsafe { REG.get_mut_unchecked() };
+    let mut t = r.head;
+    while !t.is_null() {
+        // SAFETY: registered records stay valid while the registry lock is held.
+        unsafe {
+            let sp = (*t).saved_sp.load(Ordering::Acquire);
+            if t != me && sp != 0 && sp < (*t).stack_hi {
+                f(sp, (*t).stack_hi);
+            }
+            t = (*t).next;
+        }
+    }
+}
+
+/// fork() support: in the child only the forking thread exists. Drop every other record.
+pub fn after_fork_child() {
+    REG.lock.reset();
+    let me = tls::thread() as *mut ThreadRec;
+    // SAFETY: single-threaded child; no one else can touch the registry.
+    let r = unsafe { REG.get_mut_unchecked() };
+    r.head = ptr::null_mut();
+    r.n = 0;
+    if !me.is_null() {
+        // SAFETY: our own record; the others are leaked (their threads do not exist).
+        unsafe {
+            (*me).next = ptr::null_mut();
+            (*me).prev = ptr::null_mut();
+            (*me).tid = libc::pthread_self();
+        }
+        r.head = me;
+        r.n = 1;
+    }
+    STOP_GEN.store(0, Ordering::Release);
+}
+
+/// Locks the registry (fork prepare) / unlocks it (fork parent).
+pub fn lock_registry() {
+    REG.lock.lock();
+}
+pub fn unlock_registry() {
+    REG.lock.unlock();
+}
+
+/// `gogc_thread_attach`: make the calling thread known to the collector (idempotent).
+pub fn attach() -> i32 {
+    crate::heap::ensure_init();
+    crate::alloc::mcache::get();
+    attach_current();
+    0
+}
+
+/// `gogc_thread_detach`: forget the calling thread. EINVAL if it is not attached.
+pub fn detach() -> i32 {
+    if !is_attached() {
+        return libc::EINVAL;
+    }
+    // The registry removal comes first so a concurrent stop never waits for this thread.
+    detach_current();
+    crate::alloc::mcache::drop_current();
+    0
+}
+
+#[repr(C)]
+struct Start {
+    f: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+    arg: *mut libc::c_void,
+}
+
+extern "C" fn trampoline(p: *mut libc::c_void) -> *mut libc::c_void {
+    attach();
+    let st = p as *mut Start;
+    // SAFETY: st is the record made by pthread_create below, handed to this thread alone.
+    let (f, arg) = unsafe { ((*st).f, (*st).arg) };
+    // From here the argument lives on this (attached) thread's stack.
+    crate::gc::roots::remove_range(st as usize, st as usize + core::mem::size_of::<Start>());
+    // SAFETY: allocated with this size below.
+    unsafe { ifree(st as *mut u8, core::mem::size_of::<Start>()) };
+    let r = f(arg);
+    detach();
+    r
+}
+
+/// `gogc_pthread_create`: pthread_create whose thread is attached for its whole life.
+///
+/// # Safety
+/// As pthread_create.
+pub unsafe fn pthread_create(
+    thread: *mut libc::pthread_t,
+    attr: *const libc::pthread_attr_t,
+    f: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+    arg: *mut libc::c_void,
+) -> i32 {
+    crate::heap::ensure_init();
+    let st = ialloc(core::mem::size_of::<Start>()) as *mut Start;
+    // SAFETY: fresh block of the right size.
+    unsafe { ptr::write(st, Start { f, arg }) };
+    // Until the new thread has attached, `arg` may be its only reference: keep it a root.
+    crate::gc::roots::add_range(st as usize, st as usize + core::mem::size_of::<Start>());
+    // SAFETY: forwarded to pthread_create with our trampoline.
+    let r = unsafe { libc::pthread_create(thread, attr, trampoline, st as *mut libc::c_void) };
+    if r != 0 {
+        crate::gc::roots::remove_range(st as usize, st as usize + core::mem::size_of::<Start>());
+        // SAFETY: the thread was not created; the record is ours again.
+        unsafe { ifree(st as *mut u8, core::mem::size_of::<Start>()) };
+    }
+    r
+}
