@@ -275,6 +275,30 @@ typedef struct MStats {
   struct MStatsBySize by_size[67];
 } MStats;
 
+/*
+ Callback receiving one address range `[lo, hi)`.
+ */
+typedef void (*GogcRangeFn)(void *lo, void *hi, void *arg);
+
+/*
+ The table a runtime registers (see the module documentation in the header).
+ */
+typedef struct GogcHost {
+  /*
+   `sizeof(GogcHost)` as the caller compiled it (for future extension).
+   */
+  uintptr_t size;
+  /*
+   Passed back as the first argument of every callback.
+   */
+  void *ctx;
+  void (*stop_world)(void *ctx);
+  void (*start_world)(void *ctx);
+  void (*scan_roots)(void *ctx, GogcRangeFn suspended, GogcRangeFn running, void *arg);
+  int32_t (*start_thread)(void *ctx, void *(*f)(void*), void *arg);
+  void (*fatal)(void *ctx, const char *msg);
+} GogcHost;
+
 typedef struct GoPtrType {
   struct GoType __common;
   const struct GoType *__element_type;
@@ -523,6 +547,12 @@ int32_t gogc_pthread_create(pthread_t *thread,
                             const pthread_attr_t *attr,
                             void *(*start_routine)(void*),
                             void *arg);
+
+/*
+ Register a runtime's host callbacks (see `GogcHost`). Returns 0, or EINVAL for a NULL
+ table, a `size` smaller than `sizeof(GogcHost)`, or only one of stop_world/start_world.
+ */
+int32_t gogc_set_host(const struct GogcHost *host);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -78,6 +78,7 @@ pub fn throw(msg: &str) -> ! {
     let _ = b.write_str(msg);
     let _ = b.write_str("\n");
     write_stderr(b.as_bytes());
+    crate::host::on_fatal(msg);
     // SAFETY: abort has no preconditions and does not return.
     unsafe { libc::abort() }
 }

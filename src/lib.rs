@@ -51,4 +51,5 @@ pub mod stats;
 pub mod collector_hooks;
 pub mod gc;
 pub mod threads;
+pub mod host;
 pub mod ffi;

@@ -298,6 +298,25 @@ pub fn start_world() {
     REG.lock.unlock();
 }
 
+/// With the world stopped: calls `f(saved_sp, stack_lo, stack_hi)` for every other attached
+/// thread that is stopped.
+pub fn for_each_stopped_thread(mut f: impl FnMut(usize, usize, usize)) {
+    let me = tls::thread() as *mut ThreadRec;
+    // SAFETY: the stopper holds the registry lock.
+    let r = unsafe { REG.get_mut_unchecked() };
+    let mut t = r.head;
+    while !t.is_null() {
+        // SAFETY: registered records stay valid while the registry lock is held.
+        unsafe {
+            let sp = (*t).saved_sp.load(Ordering::Acquire);
+            if t != me && sp != 0 {
+                f(sp, (*t).stack_lo, (*t).stack_hi);
+            }
+            t = (*t).next;
+        }
+    }
+}
+
 /// With the world stopped: calls `f(lo, hi)` for the live part of every other attached
 /// thread's stack.
 pub fn for_each_stopped_stack(mut f: impl FnMut(usize, usize)) {

@@ -483,3 +483,17 @@ extern "C" fn gogc_load_constructor() {
 #[used]
 #[link_section = ".init_array"]
 static GOGC_LOAD_CONSTRUCTOR: extern "C" fn() = gogc_load_constructor;
+
+// ---------------------------------------------------------------------------------------------
+// Host interface for runtimes with their own scheduler.
+
+pub use crate::host::{GogcHost, GogcRangeFn};
+
+/// Register a runtime's host callbacks (see `GogcHost`). Returns 0, or EINVAL for a NULL
+/// table, a `size` smaller than `sizeof(GogcHost)`, or only one of stop_world/start_world.
+#[no_mangle]
+pub unsafe extern "C" fn gogc_set_host(host: *const GogcHost) -> i32 {
+    heap::ensure_init();
+    // SAFETY: forwarded obligation (host points to a readable table).
+    unsafe { crate::host::set(host) }
+}

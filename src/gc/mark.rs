@@ -178,17 +178,8 @@ fn spawn_helper(id: usize) {
             }
         }
     }
-    let mut t: libc::pthread_t = 0;
-    // SAFETY: a detached helper thread running `body` with its id smuggled in the argument.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-        libc::pthread_attr_init(&mut attr);
-        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
-        libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
-        if libc::pthread_create(&mut t, &attr, body, id as *mut libc::c_void) != 0 {
-            throw("runtime: cannot create GC helper thread");
-        }
-        libc::pthread_attr_destroy(&mut attr);
+    if !crate::host::spawn(body, id as *mut libc::c_void, 256 << 10) {
+        throw("runtime: cannot create GC helper thread");
     }
 }
 

@@ -255,3 +255,11 @@ pub(crate) fn unlock_after_fork(child: bool) {
         GC_LOCK.unlock();
     }
 }
+
+/// Runs `f` holding the GC lock (no collection in progress).
+pub fn with_gc_lock<R>(f: impl FnOnce() -> R) -> R {
+    GC_LOCK.lock();
+    let r = f();
+    GC_LOCK.unlock();
+    r
+}

@@ -155,17 +155,8 @@ pub fn ensure_background() {
                 }
             }
         }
-        let mut t: libc::pthread_t = 0;
-        // SAFETY: a detached thread running `body`.
-        unsafe {
-            let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-            libc::pthread_attr_init(&mut attr);
-            libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
-            libc::pthread_attr_setstacksize(&mut attr, 256 << 10);
-            if libc::pthread_create(&mut t, &attr, body, core::ptr::null_mut()) != 0 {
-                BG_STARTED.store(0, Ordering::Release);
-            }
-            libc::pthread_attr_destroy(&mut attr);
+        if !crate::host::spawn(body, core::ptr::null_mut(), 256 << 10) {
+            BG_STARTED.store(0, Ordering::Release);
         }
     }
 }

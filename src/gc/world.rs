@@ -38,13 +38,46 @@ pub fn prepare() {
 }
 
 pub fn stop() {
-    crate::threads::stop_world();
+    match crate::host::get() {
+        // SAFETY: the host's stop callback, registered for exactly this.
+        Some(crate::host::GogcHost { stop_world: Some(f), ctx, .. }) => unsafe { f(ctx) },
+        _ => crate::threads::stop_world(),
+    }
     sweep::pause_background();
 }
 
 pub fn start() {
     sweep::resume_background();
-    crate::threads::start_world();
+    match crate::host::get() {
+        // SAFETY: the host's start callback.
+        Some(crate::host::GogcHost { start_world: Some(f), ctx, .. }) => unsafe { f(ctx) },
+        _ => crate::threads::start_world(),
+    }
+}
+
+/// Stack pointers of stopped threads (and of the collector) that lie outside their thread's
+/// own stack: they run on coroutine stacks that the host reports as "running" ranges.
+struct Foreign {
+    sps: [usize; 64],
+    n: usize,
+    own_sp: usize,
+}
+
+unsafe extern "C" fn host_suspended(lo: *mut libc::c_void, hi: *mut libc::c_void, _arg: *mut libc::c_void) {
+    mark::push_root(lo as usize, hi as usize);
+}
+
+unsafe extern "C" fn host_running(lo: *mut libc::c_void, hi: *mut libc::c_void, arg: *mut libc::c_void) {
+    // SAFETY: arg is the Foreign record built in push_stack_roots for this call.
+    let f = unsafe { &*(arg as *const Foreign) };
+    let (lo, hi) = (lo as usize, hi as usize);
+    let mut from = lo;
+    for &sp in f.sps[..f.n].iter().chain(core::iter::once(&f.own_sp)) {
+        if sp >= lo && sp < hi {
+            from = sp;
+        }
+    }
+    mark::push_root(from, hi);
 }
 
 /// The calling thread's stack top (highest address), cached per thread.
@@ -62,18 +95,40 @@ fn stack_hi() -> usize {
     })
 }
 
-/// Queues the collecting thread's stack (registers spilled) and every stopped thread's stack.
+/// Queues the collecting thread's stack (registers spilled), every stopped thread's stack,
+/// and the ranges the host reports (coroutine stacks and saved contexts).
 pub fn push_stack_roots() {
     extern "C" fn cb(sp: usize, _arg: *mut libc::c_void) {
+        let rec = crate::tls::thread() as *const crate::threads::ThreadRec;
+        // SAFETY: our own live record, if attached.
+        let lo = if rec.is_null() { 0 } else { unsafe { (*rec).stack_lo } };
         let hi = stack_hi();
-        if hi > sp {
+        let mut foreign = Foreign { sps: [0; 64], n: 0, own_sp: 0 };
+        if sp < hi && sp >= lo {
             mark::push_root(sp, hi);
+        } else {
+            foreign.own_sp = sp; // running on a coroutine stack
+        }
+        if crate::host::get().and_then(|h| h.stop_world).is_none() {
+            crate::threads::for_each_stopped_thread(|sp, lo, hi| {
+                if sp >= lo && sp < hi {
+                    mark::push_root(sp, hi);
+                } else if foreign.n < foreign.sps.len() {
+                    foreign.sps[foreign.n] = sp;
+                    foreign.n += 1;
+                }
+            });
+        }
+        if let Some(crate::host::GogcHost { scan_roots: Some(f), ctx, .. }) = crate::host::get() {
+            // SAFETY: the host's enumerator; `foreign` outlives the call.
+            unsafe {
+                f(ctx, Some(host_suspended), Some(host_running), &mut foreign as *mut Foreign as *mut libc::c_void)
+            };
         }
     }
     // SAFETY: the helper spills callee-saved registers into its frame and calls cb with the
-    // address of that spill area, which lies inside this thread's stack.
+    // address of that spill area, which lies inside this thread's current stack.
     unsafe { gogc_with_spilled_registers(cb, core::ptr::null_mut()) };
-    crate::threads::for_each_stopped_stack(mark::push_root);
 }
 
 // ------------------------------------------------------------------------------------------
