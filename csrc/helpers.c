@@ -70,3 +70,24 @@ void gogc_call_funcval_pair(const FuncVal *fv, const void *t, void *v)
     void (*f)(gogc_pair) = (void (*)(gogc_pair))fv->fn;
     CALL_CHAIN(f(a), fv);
 }
+
+/* libgo's interface conversion and type equality, when gogc is linked into a gccgo runtime.
+ * Weak: a standalone program has neither, and gogc falls back to its own type comparison and
+ * reports non-empty-interface finalizers as unconvertible. */
+extern const void *__go_convert_interface_2(const void *lhs, const void *rhs, _Bool may_fail)
+    __attribute__((weak));
+extern _Bool __go_type_descriptors_equal(const void *a, const void *b) __attribute__((weak));
+
+const void *gogc_convert_interface(const void *iface_type, const void *obj_type)
+{
+    if (!__go_convert_interface_2)
+        return 0;
+    return __go_convert_interface_2(iface_type, obj_type, 1);
+}
+
+int gogc_have_type_equal(void) { return __go_type_descriptors_equal != 0; }
+
+_Bool gogc_type_equal(const void *a, const void *b)
+{
+    return __go_type_descriptors_equal(a, b);
+}

@@ -18,6 +18,10 @@ typedef struct MSpan MSpan;
 typedef struct MCache MCache;
 
 
+#define KIND_FINALIZER 1
+
+#define KIND_PROFILE 2
+
 /*
  Smallest collection goal at GOGC=100 (scaled by GOGC), as in Go since 1.5. gccgo's GCC 6
  runtime had none and collected every few kilobytes while the heap was tiny; with a
@@ -299,6 +303,21 @@ typedef struct GogcHost {
   void (*fatal)(void *ctx, const char *msg);
 } GogcHost;
 
+/*
+ Empty interface (`struct __go_empty_interface`).
+ */
+typedef struct GoEface {
+  const struct GoType *__type_descriptor;
+  void *__object;
+} GoEface;
+
+typedef struct GoFuncType {
+  struct GoType __common;
+  bool __dotdotdot;
+  struct GoSlice __in;
+  struct GoSlice __out;
+} GoFuncType;
+
 typedef struct GoPtrType {
   struct GoType __common;
   const struct GoType *__element_type;
@@ -309,13 +328,6 @@ typedef struct GoChanType {
   const struct GoType *__element_type;
   uintptr_t __dir;
 } GoChanType;
-
-typedef struct GoFuncType {
-  struct GoType __common;
-  bool __dotdotdot;
-  struct GoSlice __in;
-  struct GoSlice __out;
-} GoFuncType;
 
 typedef struct GoInterfaceType {
   struct GoType __common;
@@ -339,14 +351,6 @@ typedef struct GoMapType {
   const struct GoType *__key_type;
   const struct GoType *__val_type;
 } GoMapType;
-
-/*
- Empty interface (`struct __go_empty_interface`).
- */
-typedef struct GoEface {
-  const struct GoType *__type_descriptor;
-  void *__object;
-} GoEface;
 
 /*
  Non-empty interface (`struct __go_interface`): `__methods[0]` is the dynamic type.
@@ -393,6 +397,31 @@ extern uintptr_t runtime_Sizeof_C_MStats __asm__("runtime.Sizeof_C_MStats");
  it replaces the definition in go-make-slice.c.
  */
 extern uintptr_t runtime_zerobase;
+
+/*
+ True while the finalizer thread waits for work (gccgo's `runtime_fingwait`).
+ */
+extern bool runtime_fingwait;
+
+/*
+ Set when a finalizer is queued (gccgo's `runtime_fingwake`).
+ */
+extern bool runtime_fingwake;
+
+/*
+ The world-stop semaphore word gccgo's scheduler takes around stop-the-world (starts at 1).
+ */
+extern uint32_t runtime_worldsema;
+
+extern void gogc_call_funcval_ptr(const struct FuncVal *fv, void *p);
+
+extern void gogc_call_funcval_pair(const struct FuncVal *fv, const void *t, void *v);
+
+extern const void *gogc_convert_interface(const void *iface_type, const void *obj_type);
+
+extern int32_t gogc_have_type_equal(void);
+
+extern bool gogc_type_equal(const void *a, const void *b);
 
 extern void gogc_with_spilled_registers(void (*f)(uintptr_t sp, void *arg), void *arg);
 
@@ -553,6 +582,56 @@ int32_t gogc_pthread_create(pthread_t *thread,
  table, a `size` smaller than `sizeof(GogcHost)`, or only one of stop_world/start_world.
  */
 int32_t gogc_set_host(const struct GogcHost *host);
+
+/*
+ Go's `runtime.SetFinalizer(obj, finalizer)` (every check and fatal message of gccgo).
+ */
+void runtime_SetFinalizer(struct GoEface obj, struct GoEface finalizer) __asm__("runtime.SetFinalizer");
+
+/*
+ `runtime_queuefinalizer`: append `{fn, p, ft, ot}` to the pending queue.
+ */
+void runtime_queuefinalizer(void *p,
+                            const struct FuncVal *f,
+                            const struct GoFuncType *ft,
+                            const struct GoPtrType *ot);
+
+/*
+ `runtime_iterate_finq`: call `cb` for every entry of every finalizer block.
+ */
+void runtime_iterate_finq(void (*cb)(const struct FuncVal*,
+                                     void*,
+                                     const struct GoFuncType*,
+                                     const struct GoPtrType*));
+
+/*
+ `runtime_createfing`: start the finalizer thread (once).
+ */
+void runtime_createfing(void);
+
+/*
+ `runtime_wakefing`: clear the wait/wake flags and wake the finalizer thread. gogc's
+ finalizer runner is a thread, not a G, so this always returns NULL.
+ */
+void *runtime_wakefing(void);
+
+/*
+ C finalizer: `fn(obj, arg)` runs once `obj` is unreachable (from `gogc_run_finalizers`).
+ A NULL `fn` removes it. Returns 0, EINVAL if `obj` is not the start of an allocated heap
+ block, or EEXIST if it already has a finalizer.
+ */
+int32_t gogc_set_finalizer(void *obj, void (*f)(void *obj, void *arg), void *arg);
+
+/*
+ Run the queued finalizers on the calling thread; returns how many ran.
+ */
+uintptr_t gogc_run_finalizers(void);
+
+/*
+ `runtime_debug.readGCStats(*[]time.Duration)`: recent pauses (newest first), then last GC
+ time, number of GCs and total pause. Fatal if the capacity is under 259.
+ */
+void runtime_debug_readGCStats(struct GoSlice *pauses) __asm__("runtime_debug.readGCStats");
 
 #ifdef __cplusplus
 }  // extern "C"

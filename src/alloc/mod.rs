@@ -4,5 +4,6 @@
 pub mod malloc;
 pub mod mcache;
 pub mod mcentral;
+pub mod specials;
 pub mod sweep;
 pub mod typeinfo;

@@ -497,3 +497,87 @@ pub unsafe extern "C" fn gogc_set_host(host: *const GogcHost) -> i32 {
     // SAFETY: forwarded obligation (host points to a readable table).
     unsafe { crate::host::set(host) }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Finalizers (§14).
+
+/// True while the finalizer thread waits for work (gccgo's `runtime_fingwait`).
+#[no_mangle]
+pub static mut runtime_fingwait: bool = false;
+/// Set when a finalizer is queued (gccgo's `runtime_fingwake`).
+#[no_mangle]
+pub static mut runtime_fingwake: bool = false;
+/// The world-stop semaphore word gccgo's scheduler takes around stop-the-world (starts at 1).
+#[no_mangle]
+pub static mut runtime_worldsema: u32 = 1;
+
+pub(crate) fn fingwait_ptr() -> *mut bool {
+    ptr::addr_of_mut!(runtime_fingwait)
+}
+
+pub(crate) fn fingwake_ptr() -> *mut bool {
+    ptr::addr_of_mut!(runtime_fingwake)
+}
+
+/// Go's `runtime.SetFinalizer(obj, finalizer)` (every check and fatal message of gccgo).
+#[export_name = "runtime.SetFinalizer"]
+pub extern "C" fn runtime_SetFinalizer(obj: GoEface, finalizer: GoEface) {
+    crate::gc::finalizer::set_finalizer(obj, finalizer)
+}
+
+/// `runtime_queuefinalizer`: append `{fn, p, ft, ot}` to the pending queue.
+#[no_mangle]
+pub extern "C" fn runtime_queuefinalizer(p: *mut c_void, f: *const FuncVal, ft: *const GoFuncType, ot: *const GoPtrType) {
+    crate::gc::finalizer::queue(p as usize, f as usize, ft as usize, ot as usize)
+}
+
+/// `runtime_iterate_finq`: call `cb` for every entry of every finalizer block.
+#[no_mangle]
+pub extern "C" fn runtime_iterate_finq(
+    cb: unsafe extern "C" fn(*const FuncVal, *mut c_void, *const GoFuncType, *const GoPtrType),
+) {
+    crate::gc::finalizer::iterate(cb)
+}
+
+/// `runtime_createfing`: start the finalizer thread (once).
+#[no_mangle]
+pub extern "C" fn runtime_createfing() {
+    heap::ensure_init();
+    crate::gc::finalizer::createfing()
+}
+
+/// `runtime_wakefing`: clear the wait/wake flags and wake the finalizer thread. gogc's
+/// finalizer runner is a thread, not a G, so this always returns NULL.
+#[no_mangle]
+pub extern "C" fn runtime_wakefing() -> *mut c_void {
+    crate::gc::finalizer::wakefing()
+}
+
+/// C finalizer: `fn(obj, arg)` runs once `obj` is unreachable (from `gogc_run_finalizers`).
+/// A NULL `fn` removes it. Returns 0, EINVAL if `obj` is not the start of an allocated heap
+/// block, or EEXIST if it already has a finalizer.
+#[no_mangle]
+pub extern "C" fn gogc_set_finalizer(
+    obj: *mut c_void,
+    f: Option<extern "C" fn(obj: *mut c_void, arg: *mut c_void)>,
+    arg: *mut c_void,
+) -> i32 {
+    crate::gc::finalizer::set_c_finalizer(obj as usize, f, arg as usize)
+}
+
+/// Run the queued finalizers on the calling thread; returns how many ran.
+#[no_mangle]
+pub extern "C" fn gogc_run_finalizers() -> usize {
+    crate::gc::finalizer::run_pending()
+}
+
+// ---------------------------------------------------------------------------------------------
+// runtime/debug (§13.6, §15).
+
+/// `runtime_debug.readGCStats(*[]time.Duration)`: recent pauses (newest first), then last GC
+/// time, number of GCs and total pause. Fatal if the capacity is under 259.
+#[export_name = "runtime_debug.readGCStats"]
+pub unsafe extern "C" fn runtime_debug_readGCStats(pauses: *mut GoSlice) {
+    // SAFETY: pauses points to a Go slice of int64 (caller's obligation).
+    unsafe { crate::gc::read_gc_stats(&mut *pauses) }
+}

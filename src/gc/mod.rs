@@ -17,6 +17,7 @@
 //! `GC_LOCK` serialises collections. `GCPERCENT` is atomic (set by `setgcpercent`, read by
 //! pacing). The pause ring and counters in MStats are written with the world stopped.
 
+pub mod finalizer;
 pub mod gcprog;
 pub mod mark;
 pub mod roots;
@@ -50,6 +51,7 @@ pub fn install() {
     world::install();
     crate::collector_hooks::register(after_alloc, before_free);
     crate::collector_hooks::register_sweep(None, sweep::reclaim);
+    finalizer::install();
     // SAFETY: the static MStats; standalone programs collect from the start.
     unsafe { (*stats::mstats()).enablegc = true };
 }
@@ -69,8 +71,10 @@ fn after_alloc(size: usize) {
     }
 }
 
-fn before_free(span: &mut MSpan, _base: usize) {
+fn before_free(span: &mut MSpan, base: usize) {
     crate::alloc::sweep::ensure_swept(span);
+    let size = span.elemsize;
+    finalizer::check_free(span, base, size);
 }
 
 fn self_id() -> usize {
@@ -262,4 +266,27 @@ pub fn with_gc_lock<R>(f: impl FnOnce() -> R) -> R {
     let r = f();
     GC_LOCK.unlock();
     r
+}
+
+/// `runtime_debug.readGCStats` (§13.6).
+pub fn read_gc_stats(pauses: &mut crate::ffi::types::GoSlice) {
+    if pauses.__capacity < 256 + 3 {
+        crate::fatal::throw("runtime: short slice passed to readGCStats");
+    }
+    heap::ensure_init();
+    crate::heap::HEAP.with(|_| {
+        // SAFETY: the static MStats, read under the heap lock; the slice has room for 259.
+        unsafe {
+            let m = &*stats::mstats();
+            let p = pauses.__values as *mut u64;
+            let n = (m.numgc as usize).min(256);
+            for i in 0..n {
+                *p.add(i) = m.pause_ns[(m.numgc as usize + 255 - i) % 256];
+            }
+            *p.add(n) = m.last_gc;
+            *p.add(n + 1) = m.numgc as u64;
+            *p.add(n + 2) = m.pause_total_ns;
+            pauses.__count = (n + 3) as isize;
+        }
+    });
 }
