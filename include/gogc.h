@@ -633,6 +633,17 @@ uintptr_t gogc_run_finalizers(void);
  */
 void runtime_debug_readGCStats(struct GoSlice *pauses) __asm__("runtime_debug.readGCStats");
 
+/*
+ `runtime_debug.freeOSMemory`: collect, then return every free span's pages to the OS.
+ */
+void runtime_debug_freeOSMemory(void) __asm__("runtime_debug.freeOSMemory");
+
+/*
+ `runtime_MHeap_Scavenger`: run the scavenger loop on the calling thread (never returns).
+ Standalone programs need not call it: the first collection starts a scavenger thread.
+ */
+void runtime_MHeap_Scavenger(void *_unused);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -581,3 +581,16 @@ pub unsafe extern "C" fn runtime_debug_readGCStats(pauses: *mut GoSlice) {
     // SAFETY: pauses points to a Go slice of int64 (caller's obligation).
     unsafe { crate::gc::read_gc_stats(&mut *pauses) }
 }
+
+/// `runtime_debug.freeOSMemory`: collect, then return every free span's pages to the OS.
+#[export_name = "runtime_debug.freeOSMemory"]
+pub extern "C" fn runtime_debug_freeOSMemory() {
+    crate::gc::scavenge::free_os_memory()
+}
+
+/// `runtime_MHeap_Scavenger`: run the scavenger loop on the calling thread (never returns).
+/// Standalone programs need not call it: the first collection starts a scavenger thread.
+#[no_mangle]
+pub extern "C" fn runtime_MHeap_Scavenger(_unused: *mut c_void) {
+    crate::gc::scavenge::run_loop()
+}

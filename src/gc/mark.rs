@@ -71,6 +71,45 @@ const DONE: u64 = u64::MAX;
 static IDLE: AtomicU64 = AtomicU64::new(0);
 static ACTIVE_WORKERS: AtomicUsize = AtomicUsize::new(1);
 
+/// GODEBUG=checkmark: while set, marking goes to a shadow bitmap (1 bit per heap word) and every
+/// object reached must already carry the real mark bit; otherwise the first mark missed it.
+static VERIFY: AtomicU64 = AtomicU64::new(0);
+static SHADOW: AtomicUsize = AtomicUsize::new(0);
+static SHADOW_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs a verifying re-mark (world stopped, roots already re-queued): throws on any reachable
+/// object the real mark left unmarked.
+pub fn run_checkmark() {
+    let words = (arena::used() - arena::start()) / 8;
+    let len = (words / 8 + 4095) & !4095;
+    let sh = crate::os::sys_alloc(len.max(4096), core::ptr::null_mut());
+    if sh.is_null() {
+        throw("runtime: cannot allocate memory");
+    }
+    SHADOW.store(sh as usize, Ordering::Release);
+    SHADOW_LEN.store(len.max(4096), Ordering::Release);
+    VERIFY.store(1, Ordering::Release);
+    run(1);
+    VERIFY.store(0, Ordering::Release);
+    crate::os::sys_free(sh, len.max(4096), core::ptr::null_mut());
+}
+
+/// Verify mode: set the shadow bit for `base`; true if it was clear. Throws if the real mark
+/// bit is clear.
+#[cold]
+fn checkmark_visit(base: usize, real_bits: usize) -> bool {
+    if real_bits & bitmap::BIT_MARKED == 0 {
+        crate::rprint!("runtime: checkmark found unmarked object {:#x}\n", base);
+        throw("checkmark found unmarked object");
+    }
+    let off = (base - arena::start()) / 8;
+    let byte = SHADOW.load(Ordering::Relaxed) + off / 8;
+    // SAFETY: the shadow bitmap covers [arena_start, arena_used) at one bit per word.
+    let b = unsafe { &*(byte as *const core::sync::atomic::AtomicU8) };
+    let m = 1u8 << (off % 8);
+    b.fetch_or(m, Ordering::Relaxed) & m == 0
+}
+
 /// Statistics of the last mark (for gctrace).
 pub static NSTEAL: AtomicU64 = AtomicU64::new(0);
 pub static NSTEALCNT: AtomicU64 = AtomicU64::new(0);
@@ -395,6 +434,9 @@ pub fn markonly(v: usize) -> bool {
     let base = sp.obj_base(v);
     let (w, sh) = bitmap::locate(base);
     let x = w.load(Ordering::Relaxed) >> sh;
+    if VERIFY.load(Ordering::Relaxed) != 0 {
+        return x & bitmap::BIT_ALLOCATED != 0 && checkmark_visit(base, x);
+    }
     if x & bitmap::BIT_ALLOCATED == 0 || x & bitmap::BIT_MARKED != 0 {
         return false;
     }
@@ -419,12 +461,21 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
     let base = sp.obj_base(v);
     let (w, sh) = bitmap::locate(base);
     let x = w.load(Ordering::Relaxed) >> sh;
-    if x & bitmap::BIT_ALLOCATED == 0 || x & bitmap::BIT_MARKED != 0 {
+    if x & bitmap::BIT_ALLOCATED == 0 {
         return;
     }
-    let m = bitmap::BIT_MARKED << sh;
-    if w.fetch_or(m, Ordering::Relaxed) & m != 0 {
-        return;
+    if VERIFY.load(Ordering::Relaxed) != 0 {
+        if !checkmark_visit(base, x) {
+            return;
+        }
+    } else {
+        if x & bitmap::BIT_MARKED != 0 {
+            return;
+        }
+        let m = bitmap::BIT_MARKED << sh;
+        if w.fetch_or(m, Ordering::Relaxed) & m != 0 {
+            return;
+        }
     }
     if x & bitmap::BIT_SCAN == 0 {
         return;

@@ -21,6 +21,7 @@ pub mod finalizer;
 pub mod gcprog;
 pub mod mark;
 pub mod roots;
+pub mod scavenge;
 pub mod sweep;
 pub mod world;
 
@@ -165,6 +166,18 @@ pub fn set_extra_roots(f: MarkHookFn) {
     EXTRA_ROOTS.store(f as usize, Ordering::Release);
 }
 
+/// Queues every root: registered lists and ranges, stacks, finalizer records and queue.
+fn push_all_roots() {
+    roots::for_each(mark::push_root);
+    world::push_stack_roots();
+    let f = EXTRA_ROOTS.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: only MarkHookFn values are stored.
+        let f: MarkHookFn = unsafe { core::mem::transmute::<usize, MarkHookFn>(f) };
+        f();
+    }
+}
+
 fn collect(force: i32, pct: i64) {
     let t0 = nanotime();
     world::stop();
@@ -174,19 +187,15 @@ fn collect(force: i32, pct: i64) {
     sweep::NPAUSESWEEP.fetch_add(npause, Ordering::Relaxed);
     crate::alloc::mcache::for_each_cache(|c| c.release_all());
 
-    // Roots.
-    roots::for_each(mark::push_root);
-    world::push_stack_roots();
-    let f = EXTRA_ROOTS.load(Ordering::Acquire);
-    if f != 0 {
-        // SAFETY: only MarkHookFn values are stored.
-        let f: MarkHookFn = unsafe { core::mem::transmute::<usize, MarkHookFn>(f) };
-        f();
-    }
+    push_all_roots();
     let t2 = nanotime();
     let nproc = mark::nworkers();
     mark::run(nproc);
     let t3 = nanotime();
+    if config::DEBUG.checkmark.load(Ordering::Relaxed) != 0 {
+        push_all_roots();
+        mark::run_checkmark();
+    }
 
     // Statistics and pacing.
     let old_next = stats::next_gc();

@@ -35,6 +35,7 @@ pub fn install() {
 pub fn prepare() {
     mark::setup();
     sweep::ensure_background();
+    crate::gc::scavenge::ensure_started();
 }
 
 pub fn stop() {
@@ -151,5 +152,6 @@ extern "C" fn fork_child() {
     crate::threads::after_fork_child();
     mark::after_fork_child();
     sweep::after_fork_child();
+    crate::gc::scavenge::after_fork_child();
     super::unlock_after_fork(true);
 }
