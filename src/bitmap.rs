@@ -73,6 +73,15 @@ pub fn markfreed(v: usize) {
     });
 }
 
+/// `markfreed` for a block of a span the caller owns exclusively (its cached span): a plain
+/// read-modify-write, no atomic RMW needed (see the module comment on ownership).
+#[inline(always)]
+pub fn markfreed_owned(v: usize) {
+    let (w, sh) = locate(v);
+    let x = w.load(Ordering::Relaxed);
+    w.store((x & !(BIT_MASK << sh)) | (BIT_ALLOCATED << sh), Ordering::Relaxed);
+}
+
 /// Clears scan and marked for a freed block, keeping allocated (sweep of a small object).
 #[inline]
 pub fn clear_scan_and_mark(v: usize) {

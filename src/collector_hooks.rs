@@ -62,8 +62,24 @@ pub fn register(after_alloc: AfterAllocFn, before_free: BeforeFreeFn) {
     BEFORE_FREE.store(before_free as *mut (), Ordering::Release);
 }
 
+/// Non-zero when every allocation must reach the collector (GODEBUG=stress).
+pub static ALWAYS_CALL: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// The allocation-side trigger test, inline: only when the heap reached its goal (or stress
+/// mode wants every allocation) does the call reach the collector.
 #[inline(always)]
 pub fn after_alloc(size: usize) {
+    if crate::stats::heap_alloc() < crate::stats::next_gc()
+        && ALWAYS_CALL.load(Ordering::Relaxed) == 0
+    {
+        return;
+    }
+    after_alloc_slow(size);
+}
+
+#[cold]
+#[inline(never)]
+fn after_alloc_slow(size: usize) {
     let f = AFTER_ALLOC.load(Ordering::Acquire);
     if !f.is_null() {
         // SAFETY: only AfterAllocFn values are stored in AFTER_ALLOC.

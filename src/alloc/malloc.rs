@@ -272,7 +272,7 @@ pub fn free(v: *mut u8) {
         c.local_nsmallfree[cl] += 1;
         c.local_cachealloc -= size as isize;
         if c.alloc[cl] == s {
-            bitmap::markfreed(base);
+            bitmap::markfreed_owned(base);
             let l = base as *mut MLink;
             // SAFETY: the object is ours again; its first word becomes the list link.
             unsafe { (*l).next = c.list[cl] };

@@ -41,6 +41,16 @@ fn lower_next_gc(freed: u64) {
 /// # Safety
 /// `s` must be a live span record claimed by the caller through the sweepgen CAS.
 pub unsafe fn sweep_span(s: *mut MSpan) -> bool {
+    // A span is swept as one critical section: a thread must never be stopped for a
+    // collection with a half-swept span (its mark bits would mix two cycles).
+    crate::sync::enter_critical();
+    // SAFETY: forwarded claim.
+    let r = unsafe { sweep_span_inner(s) };
+    crate::sync::leave_critical();
+    r
+}
+
+unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
     // SAFETY: the caller owns the span's objects through the sweepgen claim.
     let sp = unsafe { &mut *s };
     let sg = SWEEPGEN.load(Ordering::Relaxed);

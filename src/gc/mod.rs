@@ -51,6 +51,9 @@ pub static POOL_CLEANUP: AtomicUsize = AtomicUsize::new(0);
 pub fn install() {
     world::install();
     crate::collector_hooks::register(after_alloc, before_free);
+    if config::DEBUG.stress.load(Ordering::Relaxed) > 0 {
+        crate::collector_hooks::ALWAYS_CALL.store(1, Ordering::Relaxed);
+    }
     crate::collector_hooks::register_sweep(None, sweep::reclaim);
     finalizer::install();
     // SAFETY: the static MStats; standalone programs collect from the start.
