@@ -124,8 +124,16 @@ pub fn reclaim(npages: usize) {
 static BG_GEN: AtomicU32 = AtomicU32::new(0);
 static BG_STARTED: AtomicU32 = AtomicU32::new(0);
 
+/// Test switch: keeps the background sweeper asleep so a test can watch sweepgen transitions.
+#[cfg(test)]
+pub static BG_DISABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Wakes the background sweeper.
 pub fn wake_background() {
+    #[cfg(test)]
+    if BG_DISABLED.load(Ordering::Acquire) {
+        return;
+    }
     BG_GEN.fetch_add(1, Ordering::AcqRel);
     futex_wake(&BG_GEN, 1);
 }
@@ -158,5 +166,59 @@ pub fn ensure_background() {
         if !crate::host::spawn(body, core::ptr::null_mut(), 256 << 10) {
             BG_STARTED.store(0, Ordering::Release);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::sweep::{ensure_swept, sweep_span, try_claim};
+    use crate::bitmap;
+    use crate::heap::arena;
+
+    /// needs sweeping (sg-2) → claimed (sg-1, a second claim fails) → swept (sg); sweeping
+    /// clears the mark of a live object and frees an unreachable one.
+    #[test]
+    fn sweepgen_transitions() {
+        BG_DISABLED.store(true, Ordering::Release);
+        let live = crate::alloc::malloc::mallocgc(100_000, 0, 0) as usize;
+        // The unreachable object is made in a separate frame, then the stack is overwritten, so
+        // no conservative root keeps it.
+        #[inline(never)]
+        fn make_dead() -> (usize, usize) {
+            let d = crate::alloc::malloc::mallocgc(100_000, 0, crate::config::FLAG_NO_SCAN) as usize;
+            (!d, arena::span_of(d) as usize)
+        }
+        #[inline(never)]
+        fn clobber() {
+            let mut buf = [0usize; 4096];
+            core::hint::black_box(&mut buf);
+        }
+        let (dead_hidden, dead_span) = make_dead();
+        clobber();
+        crate::gc::gc(1);
+        let sg = SWEEPGEN.load(Ordering::Acquire);
+        // SAFETY: span records are never unmapped; `live` keeps its span in use.
+        let s = unsafe { &*arena::span_of(live) };
+        assert_eq!(s.sweepgen.load(Ordering::Acquire), sg.wrapping_sub(2), "unswept after mark");
+        assert_ne!(bitmap::bits(live) & bitmap::BIT_MARKED, 0, "live object marked");
+        assert!(try_claim(s));
+        assert_eq!(s.sweepgen.load(Ordering::Acquire), sg.wrapping_sub(1));
+        assert!(!try_claim(s), "a claimed span cannot be claimed twice");
+        // SAFETY: claimed above.
+        let freed = unsafe { sweep_span(s as *const _ as *mut _) };
+        assert!(!freed, "the live large object stays");
+        assert_eq!(s.sweepgen.load(Ordering::Acquire), sg);
+        assert_eq!(bitmap::bits(live) & bitmap::BIT_MARKED, 0, "sweep clears the mark");
+        ensure_swept(s);
+        assert_eq!(s.sweepgen.load(Ordering::Acquire), sg);
+        // The unreachable object's span is swept by ensure_swept and goes back to the heap.
+        // SAFETY: as above.
+        let ds = unsafe { &*(dead_span as *const crate::heap::span::MSpan) };
+        ensure_swept(ds);
+        assert_ne!(ds.state, crate::heap::span::MSPAN_IN_USE, "dead large object freed");
+        assert!(crate::heap::lookup_maybe(!dead_hidden).is_null());
+        BG_DISABLED.store(false, Ordering::Release);
+        core::hint::black_box(live);
     }
 }
