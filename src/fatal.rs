@@ -88,7 +88,7 @@ pub fn throw(msg: &str) -> ! {
 #[inline(never)]
 pub fn go_panic(msg: &str) -> ! {
     let mut b = StackBuf::new();
-    let _ = write!(b, "panic: runtime error: {}\n", msg);
+    let _ = writeln!(b, "panic: runtime error: {}", msg);
     write_stderr(b.as_bytes());
     // SAFETY: _exit has no preconditions; it skips atexit handlers as a crashing Go program does.
     unsafe { libc::_exit(2) }

@@ -99,6 +99,8 @@ pub fn on_fatal(msg: &str) {
 }
 
 /// Starts a collector thread, through the host if it provides `start_thread`.
+// `arg` is only handed to the new thread, never dereferenced here.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn spawn(f: extern "C" fn(*mut c_void) -> *mut c_void, arg: *mut c_void, stack: usize) -> bool {
     if let Some(h) = get() {
         if let Some(st) = h.start_thread {

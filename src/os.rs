@@ -13,6 +13,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::fatal::throw;
 
 /// Adds `n` to `*stat` atomically; `stat` may be null.
+// The pointer comes from gccgo's API (runtime_SysAlloc's contract makes it a valid counter).
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 #[inline]
 pub fn stat_add(stat: *mut u64, n: u64) {
     if !stat.is_null() {
@@ -22,6 +24,8 @@ pub fn stat_add(stat: *mut u64, n: u64) {
     }
 }
 
+// As for stat_add.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 #[inline]
 pub fn stat_sub(stat: *mut u64, n: u64) {
     if !stat.is_null() {

@@ -237,6 +237,8 @@ impl MCache {
 
     /// Queues an explicitly freed object of class `cl` that this cache does not own
     /// (`MCache_Free`); flushes a span's worth at a time.
+    // Called only from `malloc::free` with a block it just validated through the span map.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     pub fn free_small(&mut self, cl: usize, v: *mut MLink) {
         let b = &mut self.free[cl];
         // SAFETY: v is a freed block of at least 8 bytes.
