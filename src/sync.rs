@@ -101,6 +101,19 @@ impl RawLock {
         }
     }
 
+    /// Takes the lock if it is free; never waits.
+    #[inline]
+    pub fn try_lock(&self) -> bool {
+        if self.counted {
+            enter_critical();
+        }
+        let ok = self.state.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_ok();
+        if !ok && self.counted {
+            leave_critical();
+        }
+        ok
+    }
+
     #[inline]
     pub fn unlock(&self) {
         if self.state.swap(0, Ordering::Release) == 2 {

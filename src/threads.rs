@@ -357,14 +357,6 @@ pub fn after_fork_child() {
     STOP_GEN.store(0, Ordering::Release);
 }
 
-/// Locks the registry (fork prepare) / unlocks it (fork parent).
-pub fn lock_registry() {
-    REG.lock.lock();
-}
-pub fn unlock_registry() {
-    REG.lock.unlock();
-}
-
 /// `gogc_thread_attach`: make the calling thread known to the collector (idempotent).
 pub fn attach() -> i32 {
     crate::heap::ensure_init();

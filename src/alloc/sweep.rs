@@ -26,13 +26,20 @@ pub static SWEPT_SMALL: [AtomicU64; NUM_SIZE_CLASSES] = [const { AtomicU64::new(
 pub static SWEPT_LARGE_N: AtomicU64 = AtomicU64::new(0);
 pub static SWEPT_LARGE_BYTES: AtomicU64 = AtomicU64::new(0);
 
+/// Lowest value sweeping may lower `next_gc` to (the collector's heap minimum for the current
+/// GOGC). gccgo let the subtraction wrap; here it saturates at the floor.
+pub static NEXT_GC_FLOOR: AtomicU64 = AtomicU64::new(0);
+
 fn lower_next_gc(freed: u64) {
     let pct = GCPERCENT.load(Ordering::Relaxed);
     if pct < 0 {
         return;
     }
     let d = freed.wrapping_mul((pct + 100) as u64) / 100;
-    stats::atomic(Field::NextGc).fetch_sub(d, Ordering::Relaxed);
+    let floor = NEXT_GC_FLOOR.load(Ordering::Relaxed);
+    let _ = stats::atomic(Field::NextGc).fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(d).max(floor))
+    });
 }
 
 /// Sweeps span `s`, which the caller claimed (sweepgen == sg-1). Returns true if the span went
@@ -167,6 +174,14 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
 /// Claims and sweeps `s` if it is unswept; waits if someone else is sweeping it
 /// (`runtime_MSpan_EnsureSwept`).
 pub fn ensure_swept(s: &MSpan) {
+    // Claim and sweep inside one critical section: a stop-the-world between the two would
+    // find a span claimed for a sweep generation that no longer exists.
+    crate::sync::enter_critical();
+    ensure_swept_inner(s);
+    crate::sync::leave_critical();
+}
+
+fn ensure_swept_inner(s: &MSpan) {
     let sg = SWEEPGEN.load(Ordering::Acquire);
     if s.sweepgen.load(Ordering::Acquire) == sg {
         return;
@@ -186,7 +201,8 @@ pub fn ensure_swept(s: &MSpan) {
     }
 }
 
-/// Tries to claim `s` for sweeping (sg-2 → sg-1).
+/// Tries to claim `s` for sweeping (sg-2 → sg-1). The caller must be inside a critical
+/// section (`sync::enter_critical`) from the claim until the sweep is done.
 #[inline]
 pub fn try_claim(s: &MSpan) -> bool {
     let sg = SWEEPGEN.load(Ordering::Acquire);

@@ -55,16 +55,34 @@ struct FinBlock {
     fin: [Fin; BLOCK_CAP],
 }
 
+/// One queue: blocks waiting to run, and the chain a runner has taken but not finished (still
+/// a root: a finalizer that triggers a collection must not free its batch-mates).
+struct Queue {
+    pending: *mut FinBlock,
+    running: *mut FinBlock,
+}
+
 struct FinQ {
-    finq: *mut FinBlock,
+    /// Go finalizers (run by the finalizer thread).
+    go: Queue,
+    /// C finalizers (run only by `gogc_run_finalizers`).
+    c: Queue,
     finc: *mut FinBlock,
     all: *mut FinBlock,
 }
 // SAFETY: only reached under FINQ's lock.
 unsafe impl Send for FinQ {}
 
-static FINQ: Locked<FinQ> =
-    Locked::new(FinQ { finq: ptr::null_mut(), finc: ptr::null_mut(), all: ptr::null_mut() });
+static FINQ: Locked<FinQ> = Locked::new(FinQ {
+    go: Queue { pending: ptr::null_mut(), running: ptr::null_mut() },
+    c: Queue { pending: ptr::null_mut(), running: ptr::null_mut() },
+    finc: ptr::null_mut(),
+    all: ptr::null_mut(),
+});
+/// One runner per queue at a time. Plain locks: a runner executes user code (which may
+/// collect), and a thread waiting here must stay stoppable.
+static GO_RUNNER: crate::sync::RawLock = crate::sync::RawLock::new_plain();
+static C_RUNNER: crate::sync::RawLock = crate::sync::RawLock::new_plain();
 /// Futex word the finalizer thread sleeps on.
 static FIN_WAKE: AtomicU32 = AtomicU32::new(0);
 static FING_STARTED: AtomicU32 = AtomicU32::new(0);
@@ -90,11 +108,16 @@ pub fn install() {
 
 /// `runtime_queuefinalizer`: append to the pending queue and wake the finalizer thread.
 pub fn queue(p: usize, fn_: usize, ft: usize, ot: usize) {
-    FINQ.with(|q| {
+    FINQ.with(|fq| {
+        let (q, finc, all) = if ot & 1 != 0 {
+            (&mut fq.c, &mut fq.finc, &mut fq.all)
+        } else {
+            (&mut fq.go, &mut fq.finc, &mut fq.all)
+        };
         // SAFETY: blocks are private to the queue, which is locked.
         unsafe {
-            if q.finq.is_null() || (*q.finq).cnt == (*q.finq).cap {
-                let mut b = q.finc;
+            if q.pending.is_null() || (*q.pending).cnt == (*q.pending).cap {
+                let mut b = *finc;
                 if b.is_null() {
                     b = crate::heap::persistent::persistentalloc(
                         BLOCK_BYTES,
@@ -102,16 +125,16 @@ pub fn queue(p: usize, fn_: usize, ft: usize, ot: usize) {
                         crate::stats::field(crate::stats::Field::GcSys),
                     ) as *mut FinBlock;
                     (*b).cap = BLOCK_CAP;
-                    (*b).alllink = q.all;
-                    q.all = b;
+                    (*b).alllink = *all;
+                    *all = b;
                 } else {
-                    q.finc = (*b).next;
+                    *finc = (*b).next;
                 }
-                (*b).next = q.finq;
+                (*b).next = q.pending;
                 (*b).cnt = 0;
-                q.finq = b;
+                q.pending = b;
             }
-            let b = q.finq;
+            let b = q.pending;
             (*b).fin[(*b).cnt] = Fin { fn_, arg: p, ft, ot };
             (*b).cnt += 1;
         }
@@ -138,35 +161,71 @@ pub fn iterate(cb: unsafe extern "C" fn(*const FuncVal, *mut c_void, *const GoFu
     });
 }
 
-/// Takes the whole pending queue and runs it on the calling thread. Returns how many ran.
+/// `gogc_run_finalizers`: runs the queued C finalizers on the calling thread, and the Go ones
+/// too when no finalizer thread exists. Returns how many ran (0 if called re-entrantly).
 pub fn run_pending() -> usize {
-    let list = FINQ.with(|q| {
-        let l = q.finq;
-        q.finq = ptr::null_mut();
-        set_flag(crate::ffi::fingwake_ptr(), false);
-        l
+    crate::threads::attach();
+    let mut n = run_queue(false);
+    if FING_STARTED.load(Ordering::Acquire) == 0 {
+        n += run_queue(true);
+    }
+    n
+}
+
+/// Takes one queue's pending chain and runs it. Entries not yet run stay roots (`running`).
+fn run_queue(go: bool) -> usize {
+    let runner = if go { &GO_RUNNER } else { &C_RUNNER };
+    if !runner.try_lock() {
+        return 0;
+    }
+    let pick = |fq: &mut FinQ| -> *mut Queue { if go { &mut fq.go } else { &mut fq.c } };
+    FINQ.with(|fq| {
+        // SAFETY: pick returns a field of the locked FinQ.
+        let q = unsafe { &mut *pick(fq) };
+        q.running = q.pending;
+        q.pending = ptr::null_mut();
+        if go {
+            set_flag(crate::ffi::fingwake_ptr(), false);
+        }
     });
     let mut n = 0;
-    let mut b = list;
-    while !b.is_null() {
-        // SAFETY: the detached chain belongs to us until handed back below.
-        unsafe {
-            let cnt = (*b).cnt;
-            for i in (0..cnt).rev() {
-                let f = (*b).fin[i];
-                (*b).fin[i] = Fin { fn_: 0, arg: 0, ft: 0, ot: 0 };
-                (*b).cnt = i;
-                run_one(f);
-                n += 1;
-            }
-            let next = (*b).next;
-            FINQ.with(|q| {
-                (*b).next = q.finc;
-                q.finc = b;
-            });
-            b = next;
+    loop {
+        // SAFETY: the running chain is only consumed by the runner (us); entries are cleared
+        // under the queue lock so the collector never sees a half-written one.
+        let b = FINQ.with(|fq| unsafe { (*pick(fq)).running });
+        if b.is_null() {
+            break;
         }
+        loop {
+            let f = FINQ.with(|_| {
+                // SAFETY: b is the head of our running chain; queue lock held.
+                unsafe {
+                    let cnt = (*b).cnt;
+                    if cnt == 0 {
+                        return None;
+                    }
+                    let f = (*b).fin[cnt - 1];
+                    (*b).fin[cnt - 1] = Fin { fn_: 0, arg: 0, ft: 0, ot: 0 };
+                    (*b).cnt = cnt - 1;
+                    Some(f)
+                }
+            });
+            let Some(f) = f else { break };
+            // `f` (on this attached thread's stack) keeps the object alive while it runs.
+            run_one(f);
+            core::hint::black_box(&f);
+            n += 1;
+        }
+        FINQ.with(|fq| {
+            // SAFETY: b is our exhausted block; queue lock held.
+            unsafe {
+                (*pick(fq)).running = (*b).next;
+                (*b).next = fq.finc;
+                fq.finc = b;
+            }
+        });
     }
+    runner.unlock();
     n
 }
 
@@ -210,7 +269,7 @@ pub fn createfing() {
         loop {
             let seen = FIN_WAKE.load(Ordering::Acquire);
             let empty = FINQ.with(|q| {
-                let e = q.finq.is_null();
+                let e = q.go.pending.is_null();
                 if e {
                     set_flag(crate::ffi::fingwait_ptr(), true);
                 }
@@ -221,7 +280,7 @@ pub fn createfing() {
                 continue;
             }
             set_flag(crate::ffi::fingwait_ptr(), false);
-            run_pending();
+            run_queue(true);
             crate::gc::gc(1);
         }
     }
@@ -261,13 +320,15 @@ fn object_of(sp: &MSpan, offset: u32) -> (usize, usize) {
 /// object (not the object itself) plus the record's data words. World stopped.
 fn push_roots() {
     FINQ.with(|q| {
-        let mut b = q.finq;
-        while !b.is_null() {
-            // SAFETY: queue blocks are live persistent memory.
-            unsafe {
-                let lo = (*b).fin.as_ptr() as usize;
-                crate::gc::mark::push_root(lo, lo + (*b).cnt * 32);
-                b = (*b).next;
+        for head in [q.go.pending, q.go.running, q.c.pending, q.c.running] {
+            let mut b = head;
+            while !b.is_null() {
+                // SAFETY: queue blocks are live persistent memory.
+                unsafe {
+                    let lo = (*b).fin.as_ptr() as usize;
+                    crate::gc::mark::push_root(lo, lo + (*b).cnt * 32);
+                    b = (*b).next;
+                }
             }
         }
     });
@@ -483,7 +544,7 @@ pub fn set_c_finalizer(obj: usize, f: Option<extern "C" fn(*mut c_void, *mut c_v
     }
     // SAFETY: in-use span containing obj.
     let sp = unsafe { &*s };
-    if sp.obj_base(obj) != obj || bitmap::bits(obj) & bitmap::BIT_ALLOCATED == 0 {
+    if sp.obj_base(obj) != obj || bitmap::bits(obj) & bitmap::BIT_ALLOCATED == 0 || is_free_small(sp, obj) {
         return libc::EINVAL;
     }
     match f {
@@ -501,3 +562,34 @@ pub fn set_c_finalizer(obj: usize, f: Option<extern "C" fn(*mut c_void, *mut c_v
     }
 }
 
+
+/// True if small object `obj` sits on a free list we can see: the span's free list or free
+/// buffer, or the calling thread's own cache (private list of this span, pending frees). A block
+/// another thread freed into its own cache is not detected.
+fn is_free_small(sp: &MSpan, obj: usize) -> bool {
+    use crate::alloc::{mcache, mcentral::CENTRAL};
+    use crate::heap::span::MLink;
+    fn on(mut l: *mut MLink, obj: usize) -> bool {
+        while !l.is_null() {
+            if l as usize == obj {
+                return true;
+            }
+            // SAFETY: free lists link through word 0.
+            l = unsafe { (*l).next };
+        }
+        false
+    }
+    let cl = sp.sizeclass as usize;
+    if cl == 0 {
+        return false;
+    }
+    let c = mcache::current();
+    if !c.is_null() {
+        // SAFETY: our own cache.
+        let c = unsafe { &*c };
+        if (core::ptr::eq(c.alloc[cl], sp) && on(c.list[cl], obj)) || on(c.free[cl].head, obj) {
+            return true;
+        }
+    }
+    CENTRAL[cl].lists.with(|_| on(sp.freelist, obj) || on(sp.freebuf, obj))
+}

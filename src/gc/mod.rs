@@ -204,7 +204,9 @@ fn collect(force: i32, pct: i64) {
     let old_next = stats::next_gc();
     stats::update(true);
     let heap1 = stats::heap_alloc();
-    let next = (heap1 + heap1 * pct as u64 / 100).max(HEAP_MINIMUM * pct as u64 / 100);
+    let floor = HEAP_MINIMUM * pct as u64 / 100;
+    crate::alloc::sweep::NEXT_GC_FLOOR.store(floor, Ordering::Relaxed);
+    let next = (heap1 + heap1 * pct as u64 / 100).max(floor);
     stats::atomic(Field::NextGc).store(next, Ordering::Relaxed);
     let t4 = nanotime();
     let pause = (t4 - t0) as u64;

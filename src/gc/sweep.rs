@@ -49,6 +49,14 @@ pub fn sweepone() -> usize {
     r
 }
 
+/// One span: claim and sweep as one critical section (see `alloc::sweep::try_claim`).
+fn sweepone_inner() -> usize {
+    crate::sync::enter_critical();
+    let r = sweepone_claimed();
+    crate::sync::leave_critical();
+    r
+}
+
 /// Keeps the background sweeper out and waits for a sweep in progress (world stopped).
 pub fn pause_background() {
     PAUSED.store(1, Ordering::Release);
@@ -61,7 +69,7 @@ pub fn resume_background() {
     PAUSED.store(0, Ordering::Release);
 }
 
-fn sweepone_inner() -> usize {
+fn sweepone_claimed() -> usize {
     loop {
         let i = SET_IDX.fetch_add(1, Ordering::AcqRel);
         if i >= SET_N.load(Ordering::Acquire) {

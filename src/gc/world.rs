@@ -135,19 +135,31 @@ pub fn push_stack_roots() {
 // ------------------------------------------------------------------------------------------
 // fork().
 
+// Before fork the world is stopped (every other attached thread parked outside the allocator,
+// the background sweeper paused) and every allocator lock taken, so the child's copy of the
+// heap, caches and span lists is consistent.
 extern "C" fn fork_prepare() {
+    if !crate::heap::is_init() {
+        return;
+    }
     super::lock_for_fork();
-    crate::threads::lock_registry();
+    stop();
     crate::heap::lock_all_for_fork();
 }
 
 extern "C" fn fork_parent() {
+    if !crate::heap::is_init() {
+        return;
+    }
     crate::heap::unlock_all_after_fork(false);
-    crate::threads::unlock_registry();
+    start();
     super::unlock_after_fork(false);
 }
 
 extern "C" fn fork_child() {
+    if !crate::heap::is_init() {
+        return;
+    }
     crate::heap::unlock_all_after_fork(true);
     crate::threads::after_fork_child();
     mark::after_fork_child();
