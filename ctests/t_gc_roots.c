@@ -126,13 +126,15 @@ static void __attribute__((noinline)) build_ab(void)
     for (int i = 0; i < NA; i++)
         g_objs[i] = new_obj(1000000 + (uint64_t)i, obj_size_a(i));
     g_head = build_list(2000000, NA);
-    b_arr = malloc(NB * sizeof(void *));
+    /* Register the range before it holds anything: a collection may run at any allocation
+     * (GODEBUG=stress), and objects referenced only from an unregistered range are garbage. */
+    b_arr = calloc(NB, sizeof(void *));
+    gogc_add_roots(b_arr, b_arr + NB);
     for (int i = 0; i < NB; i++) {
         uint64_t *p = new_obj(3000000 + (uint64_t)i, 64);
         p[1] = (uint64_t)(uintptr_t)new_obj(4000000 + (uint64_t)i, 128); /* the child's only ref */
         b_arr[i] = p;
     }
-    gogc_add_roots(b_arr, b_arr + NB);
 }
 
 static int __attribute__((noinline)) bad_a(void)
@@ -217,9 +219,13 @@ static void __attribute__((noinline)) drop_a(void)
 
 static void __attribute__((noinline)) build_late(void)
 {
+    /* The objects exist before their root list does: no collection may run in between
+     * (GODEBUG=stress would otherwise collect them, correctly, as unreachable). */
+    int old = runtime_setgcpercent(-1);
     for (int i = 0; i < NL; i++)
         g_late[i] = new_obj(5000000 + (uint64_t)i, 96);
     __go_register_gc_roots((struct root_list *)&g_rl_late);
+    runtime_setgcpercent(old);
 }
 
 static void check_dropped(const char *what, const MStats *b, const MStats *a, uint64_t n)

@@ -644,6 +644,17 @@ void runtime_debug_freeOSMemory(void) __asm__("runtime_debug.freeOSMemory");
  */
 void runtime_MHeap_Scavenger(void *_unused);
 
+/*
+ `runtime_gchelper`: lend the calling thread to a running mark phase (it steals and scans
+ work until none is left); returns at once when no collection is marking.
+ */
+void runtime_gchelper(void);
+
+/*
+ `runtime_memorydump`: print every in-use span's objects word by word (debugging).
+ */
+void runtime_memorydump(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -594,3 +594,16 @@ pub extern "C" fn runtime_debug_freeOSMemory() {
 pub extern "C" fn runtime_MHeap_Scavenger(_unused: *mut c_void) {
     crate::gc::scavenge::run_loop()
 }
+
+/// `runtime_gchelper`: lend the calling thread to a running mark phase (it steals and scans
+/// work until none is left); returns at once when no collection is marking.
+#[no_mangle]
+pub extern "C" fn runtime_gchelper() {
+    crate::gc::mark::external_help()
+}
+
+/// `runtime_memorydump`: print every in-use span's objects word by word (debugging).
+#[no_mangle]
+pub extern "C" fn runtime_memorydump() {
+    crate::gc::memorydump()
+}

@@ -222,9 +222,53 @@ fn spawn_helper(id: usize) {
     }
 }
 
+/// Non-zero while a mark is running (external helpers may join), and the number of external
+/// helpers inside `external_help`.
+static MARKING: AtomicU32 = AtomicU32::new(0);
+static EXTERNAL: AtomicU32 = AtomicU32::new(0);
+
+/// `runtime_gchelper`: a host thread lends itself to the running mark. It is not counted by the
+/// termination protocol: it steals work, scans everything it took (and everything that work
+/// led to, in a private deque) and leaves when it finds nothing; the coordinator waits for all
+/// external helpers before the mark ends. Returns at once when no mark is running.
+pub fn external_help() {
+    if MARKING.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    EXTERNAL.fetch_add(1, Ordering::AcqRel);
+    if MARKING.load(Ordering::Acquire) == 0 {
+        EXTERNAL.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let st = state();
+    let local = Worker::new_lifo();
+    let mut cx = Ctx { local: &local, lo: arena::start(), hi: arena::used(), bytes: 0 };
+    let n = ACTIVE_WORKERS.load(Ordering::Acquire);
+    loop {
+        while let Some(o) = cx.local.pop() {
+            scan_obj(&mut cx, o);
+        }
+        match steal(st, cx.local, 0, n + 1) {
+            Some(o) => scan_obj(&mut cx, o),
+            None => break,
+        }
+    }
+    NBYTES.fetch_add(cx.bytes, Ordering::Relaxed);
+    EXTERNAL.fetch_sub(1, Ordering::AcqRel);
+}
+
 /// Runs the mark to completion with `nactive` workers (the caller is worker 0). Roots must
 /// already be in the injector (see [`push_root`]).
 pub fn run(nactive: usize) {
+    MARKING.store(1, Ordering::Release);
+    run_workers(nactive);
+    MARKING.store(0, Ordering::Release);
+    while EXTERNAL.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+fn run_workers(nactive: usize) {
     let st = state();
     let nactive = nactive.clamp(1, st.nworkers);
     ACTIVE_WORKERS.store(nactive, Ordering::Release);
@@ -308,6 +352,9 @@ fn steal(st: &MarkState, local: &Worker<Obj>, id: usize, n: usize) -> Option<Obj
         }
         for k in 1..n {
             let v = (id + k) % n;
+            if v >= st.stealers.len() {
+                continue;
+            }
             match st.stealers[v].steal_batch_and_pop(local) {
                 Steal::Success(o) => {
                     NSTEAL.fetch_add(1, Ordering::Relaxed);

@@ -304,3 +304,38 @@ pub fn read_gc_stats(pauses: &mut crate::ffi::types::GoSlice) {
         }
     });
 }
+
+/// `runtime_memorydump`: every in-use span's objects, word by word, with their bitmap bits.
+pub fn memorydump() {
+    heap::ensure_init();
+    crate::heap::HEAP.with(|h| {
+        for i in 0..h.nspan {
+            // SAFETY: allspans holds nspan live records.
+            let s = unsafe { &**h.allspans.add(i) };
+            if s.state != crate::heap::span::MSPAN_IN_USE {
+                continue;
+            }
+            let n = if s.sizeclass == 0 { 1 } else { s.nelems as usize };
+            for k in 0..n {
+                let p = s.base() + k * s.elemsize;
+                let size = if s.sizeclass == 0 { s.limit - p } else { s.elemsize };
+                let b = crate::bitmap::bits(p);
+                crate::rprint!(
+                    "{:#x} size={} {}{}{}\n",
+                    p,
+                    size,
+                    if b & crate::bitmap::BIT_ALLOCATED != 0 { "allocated" } else { "free" },
+                    if b & crate::bitmap::BIT_SCAN != 0 { " scan" } else { "" },
+                    if b & crate::bitmap::BIT_MARKED != 0 { " marked" } else { "" }
+                );
+                let mut w = 0;
+                while w + 8 <= size {
+                    // SAFETY: p..p+size lies in an in-use span.
+                    let v = unsafe { *((p + w) as *const usize) };
+                    crate::rprint!("\t{:#x}: {:#x}\n", p + w, v);
+                    w += 8;
+                }
+            }
+        }
+    });
+}
