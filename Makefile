@@ -2,8 +2,12 @@
 #
 #   make            cargo build --release (target/release/libgogc.{so,a})
 #   make check      library build, Rust unit tests, C tests against both libraries
-#   make demo       build and run demo/alloc_demo.c against the static library
-#   make bench      allocation benchmark gogc vs glibc; also writes benches/results/<date>.md
+#   make demo       build and run demo/gcbench.c (GCBench with GODEBUG=gctrace=1) and
+#                   demo/alloc_demo.c against the static library
+#   make bench      allocation benchmark gogc vs glibc, then benches/run.sh: GCBench,
+#                   binary-trees and markbench, gogc vs bdwgc/glibc/jemalloc/mimalloc; writes
+#                   benches/results/<date>.md (long: 30-45 min)
+#   make bench-quick  the same in quick mode (about 3 min)
 #   make header     regenerate the committed include/gogc.h
 #   make install    PREFIX=/usr/local (default), DESTDIR supported
 #   make clean
@@ -31,10 +35,14 @@ VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
 COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 TODAY   := $(shell date +%F)
 
-# Extra arguments for the benchmark binary, e.g. `make bench BENCH_ARGS=--quick`.
+# Extra arguments for build/alloc_bench under `make bench` / `make bench-quick` (e.g. --reps 21).
 BENCH_ARGS ?=
 
-.PHONY: all check header demo bench install uninstall clean
+# Tests that also run under GODEBUG=stress=65536 in `make check` (the rest take minutes under
+# stress on 2 cores; `bash ctests/run_knobs.sh target/release` runs the whole suite under each knob).
+STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|mt_fork|mt_signals)$$
+
+.PHONY: all check header demo bench bench-quick install uninstall clean
 
 all:
 	$(CARGO) build --release
@@ -47,6 +55,10 @@ check:
 	@echo "==> cargo test --release"
 	@$(CARGO) test --release --quiet
 	@test -f ctests/run.sh || { echo "check: ctests/run.sh is missing" >&2; exit 1; }
+	@echo "==> C tests under GODEBUG=checkmark=1 (every collection re-verified)"
+	@GODEBUG=checkmark=1 bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|[0-9]+ passed)' | sed 's/^/checkmark: /'; test $${PIPESTATUS[0]} -eq 0
+	@echo "==> C tests under GODEBUG=stress=65536 (a collection every 64 KiB; the heavy tests run in the full pass only)"
+	@GODEBUG=stress=65536 CTEST_FILTER='$(STRESS_TESTS)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|[0-9]+ passed)' | sed 's/^/stress: /'; test $${PIPESTATUS[0]} -eq 0
 	@echo "==> C tests (ctests/run.sh $(LIBDIR))"
 	@bash ctests/run.sh $(LIBDIR)
 
@@ -78,13 +90,27 @@ $(BUILD)/alloc_bench: benches/alloc_bench.c $(HEADER) all | $(BUILD)
 	$(CC) -O2 -g -Wall -Wextra -Iinclude -DGOGC_COMMIT='"$(COMMIT)"' \
 		-o $@ benches/alloc_bench.c $(STATICLIB) $(STATIC_LIBS)
 
-bench: $(BUILD)/alloc_bench
-	@test -f /usr/include/gc.h || echo "note: /usr/include/gc.h not found; the GC benchmarks (planned) will want bdwgc: apt-get install libgc-dev" >&2
+# bench: the allocation micro-benchmark (its output starts benches/results/$(TODAY).md), then
+# benches/run.sh: GCBench, binary-trees 16 and 21, markbench against bdwgc, glibc, jemalloc and
+# mimalloc (tables appended to the same file; about 30-45 minutes). bench-quick: the same in
+# quick mode (alloc_bench --quick, run.sh --quick: about 3 minutes on an idle 2-core machine).
+# The collector benchmarks need libgc-dev, libjemalloc-dev and libmimalloc-dev.
+define run_benches
+	@for h in gc.h jemalloc/jemalloc.h mimalloc.h; do test -f /usr/include/$$h || { echo "bench: /usr/include/$$h not found: apt-get install libgc-dev libjemalloc-dev libmimalloc-dev" >&2; exit 1; }; done
 	@mkdir -p benches/results
-	@echo "==> $(BUILD)/alloc_bench $(BENCH_ARGS) (results also go to benches/results/$(TODAY).md)" >&2
-	@set -o pipefail; ./$(BUILD)/alloc_bench $(BENCH_ARGS) | tee benches/results/$(TODAY).md.tmp
+	@echo "==> $(BUILD)/alloc_bench $(1) (results also go to benches/results/$(TODAY).md)" >&2
+	@set -o pipefail; ./$(BUILD)/alloc_bench $(1) | tee benches/results/$(TODAY).md.tmp
 	@mv -f benches/results/$(TODAY).md.tmp benches/results/$(TODAY).md
+	@echo "==> benches/run.sh $(2) (tables appended to benches/results/$(TODAY).md)" >&2
+	@bash benches/run.sh --no-cargo --out benches/results/$(TODAY).md $(2)
 	@echo "==> wrote benches/results/$(TODAY).md" >&2
+endef
+
+bench: $(BUILD)/alloc_bench
+	$(call run_benches,$(BENCH_ARGS),)
+
+bench-quick: $(BUILD)/alloc_bench
+	$(call run_benches,--quick $(BENCH_ARGS),--quick)
 
 $(BUILD)/gogc.pc: gogc.pc.in Cargo.toml | $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gogc.pc.in > $@.tmp

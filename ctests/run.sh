@@ -4,7 +4,8 @@
 #
 # Environment:
 #   CC             C compiler (default cc)
-#   CTEST_FILTER   run only tests whose name (t_xxx) contains this substring
+#   CTEST_FILTER   run only tests whose name (t_xxx) matches this extended regular expression
+#                  (a plain substring works too)
 #   CTEST_CFLAGS   warning flags (default "-Wall -Wextra -Werror")
 #   CTEST_TIMEOUT  per-run timeout in seconds (default 120)
 #   CTEST_VERBOSE  1: print every run's full output, not only the failures' tail
@@ -73,7 +74,7 @@ fi
 
 for src in "${tests[@]}"; do
     name=$(basename "$src" .c)
-    if [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]]; then
+    if [ -n "$FILTER" ] && ! [[ "$name" =~ $FILTER ]]; then
         continue
     fi
     for variant in shared static; do

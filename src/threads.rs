@@ -38,6 +38,10 @@ pub struct ThreadRec {
     pub stack_hi: usize,
     pub saved_sp: AtomicUsize,
     pub acked: AtomicU32,
+    /// Set (without any lock) when the thread starts detaching: from then on it no longer
+    /// touches the heap, so a stop counts it as stopped (glibc may run thread-exit destructors
+    /// with signals blocked, so waiting for its acknowledgement could wait forever).
+    pub exiting: AtomicU32,
     next: *mut ThreadRec,
     prev: *mut ThreadRec,
 }
@@ -101,6 +105,7 @@ pub fn attach_current() -> bool {
                 stack_hi: hi,
                 saved_sp: AtomicUsize::new(0),
                 acked: AtomicU32::new(0),
+                exiting: AtomicU32::new(0),
                 next: ptr::null_mut(),
                 prev: ptr::null_mut(),
             },
@@ -121,12 +126,17 @@ pub fn attach_current() -> bool {
     true
 }
 
-/// Unregisters the calling thread. Returns false if it was not attached.
+/// Unregisters the calling thread. Returns false if it was not attached. The caller must have
+/// released its allocation cache already (see `mcache::retire`).
 pub fn detach_current() -> bool {
     let rec = tls::thread() as *mut ThreadRec;
     if rec.is_null() {
         return false;
     }
+    // SAFETY: our own live record.
+    unsafe { (*rec).exiting.store(1, Ordering::SeqCst) };
+    ACKS.fetch_add(1, Ordering::AcqRel);
+    futex_wake(&ACKS, 1);
     REG.with(|r| {
         // SAFETY: registry lock held; rec is a registered record.
         unsafe {
@@ -251,43 +261,50 @@ pub fn stop_world() {
     let sig = suspend_signal();
     // SAFETY: registry lock held by us for the whole stop.
     let r = unsafe { REG.get_mut_unchecked() };
-    let mut want = 0u32;
     let mut t = r.head;
     while !t.is_null() {
         // SAFETY: registered records stay valid while the registry lock is held.
         unsafe {
-            if t != me && libc::pthread_kill((*t).tid, sig) == 0 {
-                want += 1;
-            } else if t != me {
-                // The thread is gone without detaching; treat it as stopped with nothing to scan.
+            (*t).saved_sp.store(0, Ordering::Relaxed);
+            if t != me
+                && (*t).exiting.load(Ordering::Acquire) == 0
+                && libc::pthread_kill((*t).tid, sig) != 0
+            {
+                // The thread is gone without detaching: stopped, with nothing to scan.
                 (*t).acked.store(gen, Ordering::Release);
-                (*t).saved_sp.store(0, Ordering::Relaxed);
             }
             t = (*t).next;
         }
     }
+    // Wait until every other thread has acknowledged or is exiting, re-sending every 5 ms.
     let mut last_send = crate::os::nanotime();
     loop {
         let a = ACKS.load(Ordering::Acquire);
-        if a >= want {
-            break;
+        let resend = crate::os::nanotime() - last_send >= 5_000_000;
+        if resend {
+            last_send = crate::os::nanotime();
         }
-        futex_wait_timeout(&ACKS, a, 5_000_000);
-        let now = crate::os::nanotime();
-        if ACKS.load(Ordering::Acquire) < want && now - last_send >= 5_000_000 {
-            last_send = now;
-            // Re-send to the threads that have not answered.
-            let mut t = r.head;
-            while !t.is_null() {
-                // SAFETY: as above.
-                unsafe {
-                    if t != me && (*t).acked.load(Ordering::Acquire) != gen {
+        let mut waiting = 0;
+        let mut t = r.head;
+        while !t.is_null() {
+            // SAFETY: as above.
+            unsafe {
+                if t != me
+                    && (*t).acked.load(Ordering::Acquire) != gen
+                    && (*t).exiting.load(Ordering::Acquire) == 0
+                {
+                    waiting += 1;
+                    if resend {
                         libc::pthread_kill((*t).tid, sig);
                     }
-                    t = (*t).next;
                 }
+                t = (*t).next;
             }
         }
+        if waiting == 0 {
+            break;
+        }
+        futex_wait_timeout(&ACKS, a, 1_000_000);
     }
 }
 
@@ -370,9 +387,7 @@ pub fn detach() -> i32 {
     if !is_attached() {
         return libc::EINVAL;
     }
-    // The registry removal comes first so a concurrent stop never waits for this thread.
-    detach_current();
-    crate::alloc::mcache::drop_current();
+    crate::alloc::mcache::retire_current();
     0
 }
 

@@ -86,12 +86,43 @@ extern "C" fn thread_exit(p: *mut libc::c_void) {
     if c.is_null() {
         return;
     }
+    retire(c);
+}
+
+/// Detaches the calling thread and frees its cache `c`, in an order that is safe against a
+/// concurrent collection:
+/// 1. empty the cache in one critical section while the thread is still registered (a stop
+///    that begins meanwhile waits for us; the collector never flushes the cache concurrently);
+/// 2. leave the thread registry (marking ourselves exiting first: a stop already waiting for
+///    us counts us as stopped);
+/// 3. unregister and free the now-empty cache.
+fn retire(c: *mut MCache) {
+    crate::sync::enter_critical();
+    // SAFETY: our own cache.
+    unsafe { (*c).release_all() };
+    crate::sync::leave_critical();
     if current() == c {
         set_current(ptr::null_mut());
     }
     crate::threads::detach_current();
-    // SAFETY: c is the exiting thread's cache; no other thread uses it.
+    // SAFETY: c is empty and no longer used by this thread.
     unsafe { freemcache(c) };
+}
+
+/// `gogc_thread_detach`'s half in the allocator: retire the calling thread's cache (if any)
+/// and leave the thread registry.
+pub fn retire_current() {
+    let c = current();
+    let key = THREAD_KEY.load(Ordering::Acquire);
+    if key != u32::MAX {
+        // SAFETY: key was created by init_thread_key; clearing our own value.
+        unsafe { libc::pthread_setspecific(key, ptr::null()) };
+    }
+    if c.is_null() {
+        crate::threads::detach_current();
+    } else {
+        retire(c);
+    }
 }
 
 /// The calling thread's cache, created on first use.
@@ -290,20 +321,4 @@ pub(crate) fn unlock_registry_after_fork(child: bool) {
     } else {
         REGISTRY.lock.unlock();
     }
-}
-
-/// Releases the calling thread's cache and forgets it (explicit detach).
-pub fn drop_current() {
-    let c = current();
-    if c.is_null() {
-        return;
-    }
-    set_current(ptr::null_mut());
-    let key = THREAD_KEY.load(Ordering::Acquire);
-    if key != u32::MAX {
-        // SAFETY: key was created by init_thread_key; clearing our own value.
-        unsafe { libc::pthread_setspecific(key, ptr::null()) };
-    }
-    // SAFETY: the cache belonged to this thread, which no longer uses it.
-    unsafe { freemcache(c) };
 }
