@@ -60,6 +60,15 @@ pub static DEBUG: DebugVars = DebugVars {
     gcprocs: AtomicI64::new(0),
 };
 
+/// Non-zero when any knob that changes the allocation path is on (efence, allocfreetrace):
+/// the fast path tests this one word instead of each knob.
+pub static SLOW_ALLOC: AtomicU32 = AtomicU32::new(0);
+
+#[inline(always)]
+pub fn slow_alloc() -> bool {
+    SLOW_ALLOC.load(Ordering::Relaxed) != 0
+}
+
 /// Set once GODEBUG has been read.
 static PARSED: AtomicU32 = AtomicU32::new(0);
 
@@ -125,6 +134,8 @@ pub fn init_debug() {
     if let Some(s) = getenv(c"GODEBUG") {
         parse_godebug(s);
     }
+    let slow = DEBUG.efence.load(Ordering::Relaxed) != 0 || DEBUG.allocfreetrace.load(Ordering::Relaxed) != 0;
+    SLOW_ALLOC.store(slow as u32, Ordering::Relaxed);
 }
 
 #[cfg(test)]

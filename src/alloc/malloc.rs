@@ -73,7 +73,8 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     enter(c);
     let v: usize;
     let alloc_size: usize;
-    if size <= MAX_SMALL_SIZE && !config::efence() {
+    let slow = config::slow_alloc();
+    if size <= MAX_SMALL_SIZE && !(slow && config::efence()) {
         if flag & (FLAG_NO_SCAN | FLAG_NO_GC) == FLAG_NO_SCAN && size < TINY_SIZE {
             let (p, fresh) = tiny_alloc(c, size);
             leave(c);
@@ -86,13 +87,16 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
         }
         let cl = sizeclass::size_to_class(size);
         let sz = sizeclass::class_size(cl);
-        let mut p = c.list[cl];
+        // SAFETY: size_to_class returns a class below NUM_SIZE_CLASSES.
+        let slot = unsafe { c.list.get_unchecked_mut(cl) } as *mut *mut MLink;
+        // SAFETY: slot points into our own cache.
+        let mut p = unsafe { *slot };
         if p.is_null() {
             p = c.refill(cl);
         }
         // SAFETY: p is a free object of class cl owned by this cache; its first word links on.
         unsafe {
-            c.list[cl] = (*p).next;
+            *slot = (*p).next;
             if flag & FLAG_NO_ZERO == 0 {
                 (*p).next = ptr::null_mut();
                 if sz > 16 && *(p as *const usize).add(1) != 0 {
@@ -118,7 +122,9 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
         unsafe { typeinfo::settype(&mut *s, v, typ) };
     }
     leave(c);
-    trace_alloc(v, alloc_size, typ);
+    if slow {
+        trace_alloc(v, alloc_size, typ);
+    }
     if flag & FLAG_NO_INVOKE_GC == 0 {
         crate::collector_hooks::after_alloc(size);
     }
