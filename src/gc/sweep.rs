@@ -80,7 +80,10 @@ fn sweepone_claimed() -> usize {
         let s = unsafe { *SET_SPANS.load(Ordering::Acquire).add(i) };
         // SAFETY: span records are never unmapped.
         let sp = unsafe { &*s };
-        if sp.state != MSPAN_IN_USE {
+        // SAFETY: a volatile read of a record the heap may be re-initialising (see MSpan::init).
+        let state = unsafe { core::ptr::read_volatile(&sp.state) };
+        core::sync::atomic::fence(Ordering::Acquire);
+        if state != MSPAN_IN_USE {
             // Free or dead spans are trivially swept.
             let sg = SWEEPGEN.load(Ordering::Relaxed);
             let _ = sp.sweepgen.compare_exchange(sg.wrapping_sub(2), sg, Ordering::AcqRel, Ordering::Relaxed);

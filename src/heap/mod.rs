@@ -191,7 +191,7 @@ impl MHeap {
             if sp.npages > npage {
                 // Trim the excess into a new free span.
                 let t = self.new_span();
-                (*t).init(sp.start + npage, sp.npages - npage);
+                (*t).init(sp.start + npage, sp.npages - npage, SWEEPGEN.load(Ordering::Relaxed));
                 sp.npages = npage;
                 arena::set_span((*t).base() - PAGE_SIZE, s);
                 arena::set_span((*t).base(), t);
@@ -263,7 +263,7 @@ impl MHeap {
         let s = self.new_span();
         // SAFETY: s is a fresh record; heap lock held.
         unsafe {
-            (*s).init(v >> PAGE_SHIFT, ask >> PAGE_SHIFT);
+            (*s).init(v >> PAGE_SHIFT, ask >> PAGE_SHIFT, SWEEPGEN.load(Ordering::Relaxed));
             arena::set_span(v, s);
             arena::set_span(v + ask - PAGE_SIZE, s);
             (*s).sweepgen.store(SWEEPGEN.load(Ordering::Relaxed), Ordering::Relaxed);

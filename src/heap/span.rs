@@ -117,8 +117,15 @@ impl MSpan {
         self.base() + self.obj_index(addr) * self.elemsize
     }
 
-    /// Initialises a span record for `npages` pages at page `start`.
-    pub fn init(&mut self, start: usize, npages: usize) {
+    /// Initialises a span record for `npages` pages at page `start`, in sweep generation `sg`.
+    ///
+    /// A recycled record may still be listed in a sweep snapshot, where a sweeper reads
+    /// `state` and then CASes `sweepgen` from sg-2. So `sweepgen` is published first (Release)
+    /// and only then does `state` change: a sweeper that sees the record in use also sees a
+    /// sweepgen it cannot claim.
+    pub fn init(&mut self, start: usize, npages: usize, sg: u32) {
+        self.sweepgen.store(sg, core::sync::atomic::Ordering::Release);
+        core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
         self.next = ptr::null_mut();
         self.prev = ptr::null_mut();
         self.start = start;
@@ -140,7 +147,6 @@ impl MSpan {
         self.special_lock = RawLock::new();
         self.specials = ptr::null_mut();
         self.freebuf = ptr::null_mut();
-        self.sweepgen = AtomicU32::new(0);
     }
 }
 
