@@ -242,10 +242,17 @@ pub fn external_help() {
     }
     let st = state();
     let local = Worker::new_lifo();
-    let mut cx = Ctx { local: &local, lo: arena::start(), hi: arena::used(), bytes: 0 };
+    let mut cx = Ctx {
+        local: &local,
+        stack: Vec::with_capacity(STACK_SPILL + 1),
+        lo: arena::start(),
+        hi: arena::used(),
+        bytes: 0,
+        since_check: 0,
+    };
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
     loop {
-        while let Some(o) = cx.local.pop() {
+        while let Some(o) = cx.stack.pop().or_else(|| cx.local.pop()) {
             scan_obj(&mut cx, o);
         }
         match steal(st, cx.local, 0, n + 1) {
@@ -314,21 +321,69 @@ pub fn push_obj(o: Obj) {
 // ------------------------------------------------------------------------------------------
 // The per-worker loop.
 
+/// A worker's view. Work goes first to `stack`, a plain private vector (no atomics, no
+/// fences); it spills its older half into the shared deque `local` when it grows past
+/// [`STACK_SPILL`], or when another worker is idle and the deque is empty, so thieves always
+/// find something while this worker is busy.
 struct Ctx<'a> {
     local: &'a Worker<Obj>,
+    stack: Vec<Obj>,
     lo: usize,
     hi: usize,
     bytes: u64,
+    since_check: u32,
+}
+
+const STACK_SPILL: usize = 1024;
+
+impl Ctx<'_> {
+    #[inline(always)]
+    fn push(&mut self, o: Obj) {
+        if self.stack.len() >= STACK_SPILL {
+            self.spill();
+        }
+        self.stack.push(o);
+    }
+
+    #[cold]
+    fn spill(&mut self) {
+        let half = self.stack.len() / 2;
+        for o in self.stack.drain(..half) {
+            self.local.push(o);
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Obj> {
+        self.since_check += 1;
+        if self.since_check >= 64 {
+            self.since_check = 0;
+            if self.stack.len() > 8 && IDLE.load(Ordering::Relaxed) & 0xffff_ffff != 0 && self.local.is_empty() {
+                self.spill();
+            }
+        }
+        match self.stack.pop() {
+            Some(o) => Some(o),
+            None => self.local.pop(),
+        }
+    }
 }
 
 fn drain(id: usize) {
     let st = state();
     // SAFETY: worker `id`'s deque is used only by the thread running as worker `id`.
     let local = unsafe { &*st.workers[id].get() };
-    let mut cx = Ctx { local, lo: arena::start(), hi: arena::used(), bytes: 0 };
+    let mut cx = Ctx {
+        local,
+        stack: Vec::with_capacity(STACK_SPILL + 1),
+        lo: arena::start(),
+        hi: arena::used(),
+        bytes: 0,
+        since_check: 0,
+    };
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
     loop {
-        while let Some(o) = cx.local.pop() {
+        while let Some(o) = cx.next() {
             scan_obj(&mut cx, o);
         }
         if let Some(o) = steal(st, cx.local, id, n) {
@@ -424,7 +479,7 @@ impl gcprog::Sink for Ctx<'_> {
     }
     #[inline]
     fn rescan(&mut self, b: usize, n: usize) {
-        self.local.push(Obj { p: b, n, ti: 0 });
+        self.push(Obj { p: b, n, ti: 0 });
     }
     #[inline(always)]
     fn in_heap(&self, p: usize) -> bool {
@@ -435,7 +490,7 @@ impl gcprog::Sink for Ctx<'_> {
 /// Pushes `o`, split into CHUNK-sized pieces when it is untyped or a typed loop.
 fn push_split(cx: &mut Ctx<'_>, o: Obj) {
     if o.n <= CHUNK {
-        cx.local.push(o);
+        cx.push(o);
         return;
     }
     if o.ti == TI_CONSERVATIVE {
@@ -443,7 +498,7 @@ fn push_split(cx: &mut Ctx<'_>, o: Obj) {
         let end = o.p + o.n;
         while p < end {
             let n = (end - p).min(CHUNK);
-            cx.local.push(Obj { p, n, ti: TI_CONSERVATIVE });
+            cx.push(Obj { p, n, ti: TI_CONSERVATIVE });
             p += n;
         }
         return;
@@ -458,13 +513,13 @@ fn push_split(cx: &mut Ctx<'_>, o: Obj) {
             let end = o.p + o.n;
             while p < end {
                 let n = (end - p).min(step);
-                cx.local.push(Obj { p, n, ti: o.ti });
+                cx.push(Obj { p, n, ti: o.ti });
                 p += n;
             }
             return;
         }
     }
-    cx.local.push(o);
+    cx.push(o);
 }
 
 /// Marks the block containing `v` without queueing it; true if this call marked it.
