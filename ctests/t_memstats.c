@@ -16,10 +16,15 @@
  *    pause_ns[(k-1)%256] > 0, pause_end non-decreasing and within the test's wall-clock span,
  *    LastGC == the newest pause_end, PauseTotalNs grows by exactly the new pauses, by_size sizes
  *    match the class table, by_size nmalloc >= nfree and their sums stay within Mallocs/Frees,
- *    EnableGC set, NextGC > 0; the live set stays intact.
+ *    EnableGC set; the live set stays intact. (Under GODEBUG=stress, 120 rounds
+ *    without the test's own garbage bursts: allocation collects by itself.)
  *  - runtime_updatememstats(NULL) leaves runtime.memStats with the same invariants.
+ *  - snapshot: up to 20000 ReadMemStats (3 s at most) while another attached thread allocates
+ *    and the background sweeper runs: every snapshot satisfies Alloc == HeapAlloc, Mallocs -
+ *    Frees == HeapObjects, Sys == sum, HeapIdle + HeapInuse == HeapSys.
  *  - exact counting: 1000 allocations of class 3072 raise Mallocs, by_size[3072].nmalloc and
- *    HeapObjects by 1000 and TotalAlloc/HeapAlloc by 1000*3072; kept alive over a collection they
+ *    HeapObjects by 1000 and TotalAlloc/HeapAlloc by 1000*3072 (skipped if a collection ran
+ *    meanwhile, as under GODEBUG=stress); kept alive over a collection they
  *    are not freed; dropped, Frees and by_size nfree grow by >= 95%.
  *  - readGCStats after > 256 collections: len 259, newest pause first
  *    (p[i] == pause_ns[(numgc-1-i)%256]), then last_gc, numgc, pause_total_ns; capacity and the
@@ -29,8 +34,8 @@
  *    marking: a rooted pointer it clears no longer keeps its (large) object alive in that same
  *    collection.
  *  - freeOSMemory: after 256 MB of 64 KiB blocks are dropped, it lowers RSS by >= 150 MB, makes
- *    HeapReleased >= 150 MB (<= HeapIdle); reusing released memory gives zeroed blocks and lowers
- *    HeapReleased.
+ *    HeapReleased >= 150 MB (<= HeapIdle), and NextGC stays >= HEAP_MINIMUM; reusing released
+ *    memory gives zeroed blocks and lowers HeapReleased.
  *  - children (fresh exec, GODEBUG set): gctrace=1 prints well-formed "gc..." lines whose fields
  *    agree with MemStats, and freeOSMemory prints "scvg-1: ... MB released" and the
  *    "scvg-1: inuse: ..." line; gctrace=2 makes each runtime_GC / runtime_gc(1) add 2 to NumGC;
@@ -39,6 +44,7 @@
  */
 #include "testutil.h"
 #include "t_gc_util.h"
+#include <pthread.h>
 
 /* ---------------------------------------------------------------- globals and helpers */
 
@@ -49,6 +55,17 @@ static struct {
 } G;
 
 static uint64_t *live_tag; /* tag written into each live object (not a pointer) */
+
+/* Set when GODEBUG asks for stress collections (run_knobs.sh): allocation then collects every
+ * few KB by itself, so the test skips its own garbage bursts. */
+static int stress_mode;
+
+static int godebug_stress(void)
+{
+    const char *g = getenv("GODEBUG");
+    const char *s = g ? strstr(g, "stress=") : NULL;
+    return s && atol(s + 7) > 0;
+}
 
 static uint64_t unix_ns(void)
 {
@@ -294,7 +311,8 @@ static void test_workload(unsigned long *pool_base_calls, uint32_t *pool_base_gc
     *pool_base_calls = pool_calls;
     *pool_base_gc = m.numgc;
 
-    int rounds = 450, explicit_gcs = 0;
+    /* Under GODEBUG=stress every round collects several times by itself: fewer rounds do. */
+    int rounds = stress_mode ? 120 : 450, explicit_gcs = 0;
     uint32_t gc_before = m.numgc;
     char when[64];
     for (int r = 0; r < rounds && tu_failed() < 20; r++) {
@@ -303,7 +321,7 @@ static void test_workload(unsigned long *pool_base_calls, uint32_t *pool_base_gc
             G.live[slot] = alloc_tagged(&rng, slot);
         }
         /* garbage: sometimes a lot of it, to get allocation-triggered collections */
-        size_t garbage = (r % 30 == 29) ? 8000 : 50; /* 8 KB each: 64 MB bursts */
+        size_t garbage = stress_mode ? 0 : (r % 30 == 29) ? 8000 : 50; /* 8 KB each: 64 MB bursts */
         for (size_t i = 0; i < garbage; i++) {
             uint64_t *g = runtime_mal(8192); /* __go_alloc never triggers a collection */
             g[0] = i;
@@ -346,6 +364,58 @@ static void test_workload(unsigned long *pool_base_calls, uint32_t *pool_base_gc
     runtime_updatememstats(NULL);
     check_invariants(&runtime_memStats, "runtime_memStats after runtime_updatememstats(NULL)");
     G.live = NULL;
+}
+
+/* ---------------------------------------------------------------- snapshot consistency */
+
+/* ReadMemStats must return one consistent snapshot ("exact, world stopped") even while another
+ * attached thread allocates and the background sweeper works: the copy must not be taken after
+ * the world restarts. */
+static volatile int snap_stop;
+
+static __attribute__((noinline)) void snap_garbage(int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint64_t *p = runtime_mal(64 + (size_t)(i % 50) * 64);
+        p[0] = (uint64_t)i;
+    }
+}
+
+static void *snap_worker(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&snap_stop, __ATOMIC_RELAXED))
+        snap_garbage(1000);
+    return NULL;
+}
+
+static void test_snapshot_consistency(void)
+{
+    static MStats m;
+    pthread_t th;
+    snap_stop = 0;
+    CHECK(gogc_pthread_create(&th, NULL, snap_worker, NULL) == 0, "gogc_pthread_create");
+    int n = 0, torn_alloc = 0, torn_obj = 0, torn_sys = 0, torn_heap = 0;
+    double end = tu_now() + 3;
+    for (; n < 20000 && tu_now() < end; n++) {
+        runtime_ReadMemStats(&m);
+        torn_alloc += m.alloc != m.heap_alloc;
+        torn_obj += m.nmalloc - m.nfree != m.heap_objects;
+        torn_sys += m.sys != m.heap_sys + m.stacks_sys + m.mspan_sys + m.mcache_sys + m.buckhash_sys + m.gc_sys +
+                                 m.other_sys;
+        torn_heap += m.heap_idle + m.heap_inuse != m.heap_sys;
+        if (n % 64 == 0)
+            runtime_gc(1); /* keep the background sweeper busy too */
+    }
+    __atomic_store_n(&snap_stop, 1, __ATOMIC_RELAXED);
+    pthread_join(th, NULL);
+    printf("snapshot: %d ReadMemStats while another thread allocates: torn Alloc/HeapAlloc %d, "
+           "Mallocs-Frees/HeapObjects %d, Sys %d, HeapIdle+HeapInuse %d\n",
+           n, torn_alloc, torn_obj, torn_sys, torn_heap);
+    CHECK(torn_alloc + torn_obj + torn_sys + torn_heap == 0,
+          "ReadMemStats returned inconsistent snapshots while another thread allocated: of %d, Alloc != HeapAlloc "
+          "in %d, Mallocs-Frees != HeapObjects in %d, Sys != sum of *Sys in %d, HeapIdle+HeapInuse != HeapSys in %d",
+          n, torn_alloc, torn_obj, torn_sys, torn_heap);
 }
 
 /* ---------------------------------------------------------------- readGCStats after many GCs */
@@ -486,7 +556,9 @@ static __attribute__((noinline)) void big_build(int n)
     big_roots = calloc((size_t)n, sizeof(void *));
     gogc_add_roots(big_roots, big_roots + n);
     for (int i = 0; i < n; i++) {
-        char *p = runtime_mallocgc(BIG_SZ, 0, FlagNoScan);
+        /* FlagNoInvokeGC: building the population needs no collections (GODEBUG=stress would
+         * otherwise mark this growing heap thousands of times) */
+        char *p = runtime_mallocgc(BIG_SZ, 0, FlagNoScan | FlagNoInvokeGC);
         for (size_t o = 0; o < BIG_SZ; o += 4096)
             p[o] = (char)(i | 1);
         big_roots[i] = p;
@@ -730,6 +802,7 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "--child"))
         return child(argv[2]);
     test_fatal(); /* forked children first, before this process starts any library thread */
+    stress_mode = godebug_stress();
     gogc_add_roots(&G, &G + 1);
     test_layout_and_first();
     sync_runtime_registerPoolCleanup(&pool_fv);
@@ -739,6 +812,8 @@ int main(int argc, char **argv)
     uint32_t pool_base_gc = 0;
     test_workload(&pool_base_calls, &pool_base_gc);
     double t1 = tu_now();
+    gc_scrub_stack();
+    test_snapshot_consistency();
     gc_scrub_stack();
     test_read_gc_stats();
     gc_scrub_stack();

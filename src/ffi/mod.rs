@@ -436,11 +436,7 @@ pub unsafe extern "C" fn runtime_ReadMemStats_go(out: *mut MStats) {
 /// C name of `runtime.ReadMemStats`.
 #[no_mangle]
 pub unsafe extern "C" fn runtime_ReadMemStats(out: *mut MStats) {
-    crate::gc::read_memstats();
-    if !out.is_null() {
-        // SAFETY: out has room for the Go-visible prefix (caller's obligation).
-        unsafe { ptr::copy_nonoverlapping(memstats_ptr() as *const u8, out as *mut u8, SIZEOF_C_MSTATS) };
-    }
+    crate::gc::read_memstats(out as *mut u8, SIZEOF_C_MSTATS);
 }
 
 // ---------------------------------------------------------------------------------------------

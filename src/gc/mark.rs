@@ -181,6 +181,15 @@ fn create_state() {
     }
 }
 
+/// Touches the calling thread's crossbeam epoch state (see `world::prepare`).
+pub fn warm_thread() {
+    let _ = state().injector.is_empty();
+    let w: Worker<Obj> = Worker::new_lifo();
+    let s = w.stealer();
+    let _ = s.steal();
+    let _ = state().injector.steal();
+}
+
 pub fn nworkers() -> usize {
     state().nworkers
 }

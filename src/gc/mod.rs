@@ -142,6 +142,10 @@ pub fn gc(force: i32) {
         return;
     }
     world::prepare();
+    // Finish the previous cycle's sweeping before the pause, with the world running (sweepers
+    // claim spans, so this races safely with the background sweeper and lazy sweeping); the
+    // pause then only sweeps what was claimed meanwhile.
+    sweep::finish();
     GC_LOCK.lock();
     if force == 0 && stats::heap_alloc() < stats::next_gc() {
         GC_LOCK.unlock();
@@ -250,13 +254,19 @@ fn collect(force: i32, pct: i64) {
     world::start();
 }
 
-/// Exact statistics: stop the world, flush and fold every cache, recompute (ReadMemStats).
-pub fn read_memstats() {
+/// Exact statistics: stop the world, flush and fold every cache, recompute, and copy the
+/// first `n` bytes of MStats to `out` (if non-null) before anyone can change them again
+/// (ReadMemStats).
+pub fn read_memstats(out: *mut u8, n: usize) {
     heap::ensure_init();
     world::prepare();
     GC_LOCK.lock();
     world::stop();
     stats::update(true);
+    if !out.is_null() {
+        // SAFETY: out has room for n bytes (caller's obligation); MStats is at least n bytes.
+        unsafe { core::ptr::copy_nonoverlapping(stats::mstats() as *const u8, out, n) };
+    }
     world::start();
     GC_LOCK.unlock();
 }

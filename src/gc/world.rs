@@ -34,6 +34,11 @@ pub fn install() {
 /// Work that must happen before the GC lock is taken (thread creation).
 pub fn prepare() {
     mark::setup();
+    // The collecting thread's first steal initialises crossbeam's per-thread epoch record,
+    // which registers a TLS destructor and so takes the dynamic loader's lock: do it now, not
+    // while the world is stopped (a stopped thread may hold that lock, e.g. inside
+    // pthread_exit).
+    mark::warm_thread();
     sweep::ensure_background();
     crate::gc::scavenge::ensure_started();
 }
