@@ -6,6 +6,7 @@
 #   CC             C compiler (default cc)
 #   CTEST_FILTER   run only tests whose name (t_xxx) matches this extended regular expression
 #                  (a plain substring works too)
+#   CTEST_SKIP     skip tests whose name matches this extended regular expression
 #   CTEST_CFLAGS   warning flags (default "-Wall -Wextra -Werror")
 #   CTEST_TIMEOUT  per-run timeout in seconds (default 120)
 #   CTEST_VERBOSE  1: print every run's full output, not only the failures' tail
@@ -74,6 +75,9 @@ fi
 
 for src in "${tests[@]}"; do
     name=$(basename "$src" .c)
+    if [ -n "${CTEST_SKIP:-}" ] && [[ "$name" =~ ${CTEST_SKIP} ]]; then
+        continue
+    fi
     if [ -n "$FILTER" ] && ! [[ "$name" =~ $FILTER ]]; then
         continue
     fi

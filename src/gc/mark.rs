@@ -293,6 +293,11 @@ fn run_workers(nactive: usize) {
     NYIELD.store(0, Ordering::Relaxed);
     NBYTES.store(0, Ordering::Relaxed);
     IDLE.store(0, Ordering::Release);
+    if nactive == 1 {
+        // One worker: mark on this thread alone, without waking (and waiting for) helpers.
+        drain(0);
+        return;
+    }
     let helpers = st.nworkers as u32 - 1;
     RUNNING.store(helpers, Ordering::Release);
     GEN.fetch_add(1, Ordering::AcqRel);

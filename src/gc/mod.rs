@@ -40,6 +40,8 @@ static GC_LOCK: RawLock = RawLock::new_plain();
 /// minimum, small programs pay a handful of collections instead of thousands. The first
 /// collection still happens at the first eligible allocation (next_gc starts at 0).
 pub const HEAP_MINIMUM: u64 = 4 << 20;
+/// Below this heap size one mark worker is used (see `collect`).
+const SMALL_HEAP: u64 = 8 << 20;
 /// Thread id (pthread_self) of the thread running a collection, 0 if none.
 static GC_THREAD: AtomicUsize = AtomicUsize::new(0);
 /// Bytes allocated since the last stress collection (GODEBUG=stress=N).
@@ -142,10 +144,6 @@ pub fn gc(force: i32) {
         return;
     }
     world::prepare();
-    // Finish the previous cycle's sweeping before the pause, with the world running (sweepers
-    // claim spans, so this races safely with the background sweeper and lazy sweeping); the
-    // pause then only sweeps what was claimed meanwhile.
-    sweep::finish();
     GC_LOCK.lock();
     if force == 0 && stats::heap_alloc() < stats::next_gc() {
         GC_LOCK.unlock();
@@ -190,13 +188,15 @@ fn collect(force: i32, pct: i64) {
     world::stop();
     clearpools();
     let t1 = nanotime();
-    let npause = sweep::finish();
+    let npause = sweep::finish_stw();
     sweep::NPAUSESWEEP.fetch_add(npause, Ordering::Relaxed);
     crate::alloc::mcache::for_each_cache(|c| c.release_all());
 
     push_all_roots();
     let t2 = nanotime();
-    let nproc = mark::nworkers();
+    // Small heaps are marked by the collecting thread alone: waking helpers costs more than
+    // the mark itself (and under load, a scheduler delay for each helper).
+    let nproc = if stats::heap_alloc() < SMALL_HEAP { 1 } else { mark::nworkers() };
     mark::run(nproc);
     let t3 = nanotime();
     if config::DEBUG.checkmark.load(Ordering::Relaxed) != 0 {

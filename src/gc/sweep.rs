@@ -43,9 +43,17 @@ static PAUSED: AtomicU32 = AtomicU32::new(0);
 /// `runtime_sweepone`: sweep the next span of the set. Returns pages returned to the heap, or
 /// `usize::MAX` when the set is exhausted.
 pub fn sweepone() -> usize {
-    ACTIVE.fetch_add(1, Ordering::AcqRel);
-    let r = if PAUSED.load(Ordering::Acquire) != 0 { usize::MAX } else { sweepone_inner() };
+    // The ACTIVE count is held only inside the critical section, so an attached thread is
+    // never stopped while counted (the collector waits for ACTIVE to drain with the world
+    // stopped).
+    crate::sync::enter_critical();
+    // SeqCst on both sides of this Dekker-style handshake (increment, then read the flag; set
+    // the flag, then read the count): with weaker orderings the flag store and the count load
+    // may pass each other and both sides proceed.
+    ACTIVE.fetch_add(1, Ordering::SeqCst);
+    let r = if PAUSED.load(Ordering::SeqCst) != 0 { usize::MAX } else { sweepone_claimed() };
     ACTIVE.fetch_sub(1, Ordering::AcqRel);
+    crate::sync::leave_critical();
     r
 }
 
@@ -59,8 +67,8 @@ fn sweepone_inner() -> usize {
 
 /// Keeps the background sweeper out and waits for a sweep in progress (world stopped).
 pub fn pause_background() {
-    PAUSED.store(1, Ordering::Release);
-    while ACTIVE.load(Ordering::Acquire) != 0 {
+    PAUSED.store(1, Ordering::SeqCst);
+    while ACTIVE.load(Ordering::SeqCst) != 0 {
         core::hint::spin_loop();
     }
 }
@@ -103,10 +111,20 @@ pub fn is_done() -> bool {
     SWEEPDONE.load(Ordering::Acquire) != 0
 }
 
-/// Sweeps everything left (at GC start, with the background sweeper paused, and for
-/// force = 2). Returns the number of spans swept. Bypasses the pause: the pause only keeps the
-/// background sweeper out, never the collector itself.
+/// Sweeps everything left with the world running (before a collection, and for force = 2).
+/// Goes through the pausable path, because the caller may be an unattached thread that a
+/// stop-the-world does not stop: while a collection owns the mark bits it must not sweep.
 pub fn finish() -> usize {
+    let mut n = 0;
+    while sweepone() != usize::MAX {
+        n += 1;
+    }
+    n
+}
+
+/// Sweeps everything left inside the pause (world stopped, background sweeper paused): the
+/// collector itself bypasses the pause flag.
+pub fn finish_stw() -> usize {
     let mut n = 0;
     while sweepone_inner() != usize::MAX {
         n += 1;
