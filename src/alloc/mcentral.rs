@@ -105,15 +105,8 @@ impl MCentral {
                 // SAFETY: s is on our nonempty list; central lock held.
                 let sp = unsafe { &mut *s };
                 if sweep::try_claim(sp) {
-                    // SAFETY: s is on our list; we own it through the claim.
-                    unsafe {
-                        SpanList::remove(s);
-                        l.empty.insert_back(s);
-                    }
-                    self.lists.lock.unlock();
-                    // SAFETY: claimed above.
-                    unsafe { sweep::sweep_span(s) };
-                    self.lists.lock.lock();
+                    // SAFETY: s is on one of our lists and we own it through the claim.
+                    unsafe { self.sweep_claimed(l, s) };
                     continue 'retry;
                 }
                 if sp.sweepgen.load(Ordering::Acquire) == SWEEPGEN.load(Ordering::Acquire) && sp.nfree > 0 {
@@ -128,15 +121,8 @@ impl MCentral {
                 // SAFETY: s is on our empty list; central lock held.
                 let sp = unsafe { &mut *s };
                 if sweep::try_claim(sp) {
-                    // SAFETY: as above.
-                    unsafe {
-                        SpanList::remove(s);
-                        l.empty.insert_back(s);
-                    }
-                    self.lists.lock.unlock();
-                    // SAFETY: claimed above.
-                    unsafe { sweep::sweep_span(s) };
-                    self.lists.lock.lock();
+                    // SAFETY: s is on one of our lists and we own it through the claim.
+                    unsafe { self.sweep_claimed(l, s) };
                     continue 'retry;
                 }
                 if sp.sweepgen.load(Ordering::Acquire) == SWEEPGEN.load(Ordering::Acquire) {
@@ -148,6 +134,23 @@ impl MCentral {
             }
             return ptr::null_mut();
         }
+    }
+
+    /// Moves a claimed span to the back of `empty`, then sweeps it with the central lock dropped
+    /// (the sweep may give the span back to us through `free_span`). Returns with the lock held.
+    ///
+    /// # Safety
+    /// Central lock held; `s` is on one of this central's lists and claimed (sg-1) by us.
+    unsafe fn sweep_claimed(&self, l: &mut CentralLists, s: *mut MSpan) {
+        // SAFETY: caller's obligations.
+        unsafe {
+            SpanList::remove(s);
+            l.empty.insert_back(s);
+        }
+        self.lists.lock.unlock();
+        // SAFETY: claimed by the caller.
+        unsafe { sweep::sweep_span(s) };
+        self.lists.lock.lock();
     }
 
     /// Gives objects freed by the sweeper back to span `s` and publishes its sweepgen

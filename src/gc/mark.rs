@@ -251,14 +251,7 @@ pub fn external_help() {
     }
     let st = state();
     let local = Worker::new_lifo();
-    let mut cx = Ctx {
-        local: &local,
-        stack: Vec::with_capacity(STACK_SPILL + 1),
-        lo: arena::start(),
-        hi: arena::used(),
-        bytes: 0,
-        since_check: 0,
-    };
+    let mut cx = Ctx::new(&local);
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
     loop {
         while let Some(o) = cx.stack.pop().or_else(|| cx.local.pop()) {
@@ -350,7 +343,18 @@ struct Ctx<'a> {
 
 const STACK_SPILL: usize = 1024;
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(local: &'a Worker<Obj>) -> Self {
+        Ctx {
+            local,
+            stack: Vec::with_capacity(STACK_SPILL + 1),
+            lo: arena::start(),
+            hi: arena::used(),
+            bytes: 0,
+            since_check: 0,
+        }
+    }
+
     #[inline(always)]
     fn push(&mut self, o: Obj) {
         if self.stack.len() >= STACK_SPILL {
@@ -387,14 +391,7 @@ fn drain(id: usize) {
     let st = state();
     // SAFETY: worker `id`'s deque is used only by the thread running as worker `id`.
     let local = unsafe { &*st.workers[id].get() };
-    let mut cx = Ctx {
-        local,
-        stack: Vec::with_capacity(STACK_SPILL + 1),
-        lo: arena::start(),
-        hi: arena::used(),
-        bytes: 0,
-        since_check: 0,
-    };
+    let mut cx = Ctx::new(local);
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
     loop {
         while let Some(o) = cx.next() {
