@@ -42,7 +42,9 @@ BENCH_ARGS ?=
 # rate); run them with `make check-flaky`.
 #   t_mt_stress: 4 mutator threads + collectors (one unattached); about 1 run in 8 reports a
 #                freed-early object or dies (issue 4).
-FLAKY := ^t_mt_stress$$
+#   t_mt_churn:  thread churn while collecting; rarely "MSpan_Sweep: bad span state" under
+#                GODEBUG=checkmark=1 (seen once in CI; issue 4).
+FLAKY := ^t_mt_(stress|churn)$$
 
 # Tests that also run under GODEBUG=stress=65536 in `make check` (the rest take minutes under
 # stress on 2 cores; `bash ctests/run_knobs.sh target/release` runs the whole suite under each knob).
