@@ -183,11 +183,11 @@ fn create_state() {
 
 /// Touches the calling thread's crossbeam epoch state (see `world::prepare`).
 pub fn warm_thread() {
-    let _ = state().injector.is_empty();
+    // A private deque only: stealing from the shared injector here could take (and drop) a
+    // root of a collection another thread is running.
     let w: Worker<Obj> = Worker::new_lifo();
     let s = w.stealer();
     let _ = s.steal();
-    let _ = state().injector.steal();
 }
 
 pub fn nworkers() -> usize {

@@ -40,8 +40,6 @@ static GC_LOCK: RawLock = RawLock::new_plain();
 /// minimum, small programs pay a handful of collections instead of thousands. The first
 /// collection still happens at the first eligible allocation (next_gc starts at 0).
 pub const HEAP_MINIMUM: u64 = 4 << 20;
-/// Below this heap size one mark worker is used (see `collect`).
-const SMALL_HEAP: u64 = 8 << 20;
 /// Thread id (pthread_self) of the thread running a collection, 0 if none.
 static GC_THREAD: AtomicUsize = AtomicUsize::new(0);
 /// Bytes allocated since the last stress collection (GODEBUG=stress=N).
@@ -194,9 +192,7 @@ fn collect(force: i32, pct: i64) {
 
     push_all_roots();
     let t2 = nanotime();
-    // Small heaps are marked by the collecting thread alone: waking helpers costs more than
-    // the mark itself (and under load, a scheduler delay for each helper).
-    let nproc = if stats::heap_alloc() < SMALL_HEAP { 1 } else { mark::nworkers() };
+    let nproc = mark::nworkers();
     mark::run(nproc);
     let t3 = nanotime();
     if config::DEBUG.checkmark.load(Ordering::Relaxed) != 0 {
