@@ -179,6 +179,11 @@ impl MHeap {
                 throw("MHeap_AllocLocked - bad npages");
             }
             SpanList::remove(s);
+            // The current sweep generation is published before the span turns in-use: a
+            // sweeper that sees it in use must not find a stale sg-2 it could claim (see
+            // MSpan::init for the same rule on recycled records).
+            sp.sweepgen.store(SWEEPGEN.load(Ordering::Relaxed), Ordering::Release);
+            core::sync::atomic::fence(Ordering::Release);
             // In use from here on, so trimming below cannot coalesce the excess back into it.
             sp.state = MSPAN_IN_USE;
             let m = &mut *stats::mstats();
