@@ -161,11 +161,6 @@ pub fn is_attached() -> bool {
     tls::thread() != 0
 }
 
-/// Number of attached threads.
-pub fn count() -> usize {
-    REG.with(|r| r.n)
-}
-
 extern "C" fn on_suspend_signal(_sig: i32, _info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
     // SAFETY: errno is thread-local; we restore it before returning to the interrupted code.
     let saved_errno = unsafe { *libc::__errno_location() };
@@ -328,25 +323,6 @@ pub fn for_each_stopped_thread(mut f: impl FnMut(usize, usize, usize)) {
             let sp = (*t).saved_sp.load(Ordering::Acquire);
             if t != me && sp != 0 {
                 f(sp, (*t).stack_lo, (*t).stack_hi);
-            }
-            t = (*t).next;
-        }
-    }
-}
-
-/// With the world stopped: calls `f(lo, hi)` for the live part of every other attached
-/// thread's stack.
-pub fn for_each_stopped_stack(mut f: impl FnMut(usize, usize)) {
-    let me = tls::thread() as *mut ThreadRec;
-    // SAFETY: the stopper holds the registry lock.
-    let r = unsafe { REG.get_mut_unchecked() };
-    let mut t = r.head;
-    while !t.is_null() {
-        // SAFETY: registered records stay valid while the registry lock is held.
-        unsafe {
-            let sp = (*t).saved_sp.load(Ordering::Acquire);
-            if t != me && sp != 0 && sp < (*t).stack_hi {
-                f(sp, (*t).stack_hi);
             }
             t = (*t).next;
         }
