@@ -285,7 +285,39 @@ typedef struct MStats {
 typedef void (*GogcRangeFn)(void *lo, void *hi, void *arg);
 
 /*
- The table a runtime registers (see the module documentation in the header).
+ The table a runtime registers once with `gogc_set_host`.
+
+ Every callback is optional; what is left NULL uses the built-in host (attached OS threads,
+ stopped by signals):
+ * `stop_world`/`start_world` (both or neither): stop every mutator except the caller at a
+   point where it is not inside gogc (not between entry and return of any gogc function), and
+   restart them. With them set, the built-in signal stopper is not used.
+ * `scan_roots`: report stack ranges the collector cannot find by itself: for each suspended
+   coroutine the live part of its stack and its saved context (`suspended(lo, hi)`), and for
+   each coroutine stack that a stopped thread is currently running on, its whole extent
+   (`running(lo, hi)`). gogc scans a running range from the stopped thread's saved stack
+   pointer when one lies inside it (from the collector's own stack pointer if it runs there),
+   else the whole range.
+ * `start_thread`: create the collector's helper threads (mark workers, background sweeper).
+ * `fatal`: called with the message after gogc printed `fatal error: ...`, instead of abort
+   (it must not return; if it does, gogc aborts).
+ * `gc_acquire`/`gc_release` (both or neither; gccgo's `worldsema`): taken around every
+   collection and every stop-the-world gogc starts (`runtime_gc`, allocation-triggered
+   collections, `ReadMemStats`), before gogc takes its own GC lock. A runtime whose
+   `stop_world` is cooperative needs them: a goroutine that wants to collect while another
+   collection is stopping the world must park (so its thread reaches a scheduling point)
+   rather than block its thread on gogc's lock, which would deadlock the stop. gogc calls
+   `gc_acquire` holding no lock and no per-thread state, so the caller may be parked and
+   resumed on another thread.
+ * `run_finalizer`: runs one Go finalizer (a FuncVal with gccgo's calling convention) for
+   `obj`, given the finalizer's func type and the object's pointer type as SetFinalizer
+   recorded them; without it gogc calls the FuncVal itself with its static chain (it knows
+   the one- and two-word argument forms of §12). Called on the finalizer thread (started by
+   `start_thread` when set). C finalizers (`gogc_set_finalizer`) are always called directly.
+
+ Versions: the table starts with `size`; a table from a caller compiled before the last
+ three fields existed (size = 56 on 64-bit) is accepted and those fields read as NULL.
+
  */
 typedef struct GogcHost {
   /*
@@ -301,6 +333,9 @@ typedef struct GogcHost {
   void (*scan_roots)(void *ctx, GogcRangeFn suspended, GogcRangeFn running, void *arg);
   int32_t (*start_thread)(void *ctx, void *(*f)(void*), void *arg);
   void (*fatal)(void *ctx, const char *msg);
+  void (*gc_acquire)(void *ctx);
+  void (*gc_release)(void *ctx);
+  void (*run_finalizer)(void *ctx, const void *fn_, void *obj, const void *ft, const void *ot);
 } GogcHost;
 
 /*
@@ -579,7 +614,8 @@ int32_t gogc_pthread_create(pthread_t *thread,
 
 /*
  Register a runtime's host callbacks (see `GogcHost`). Returns 0, or EINVAL for a NULL
- table, a `size` smaller than `sizeof(GogcHost)`, or only one of stop_world/start_world.
+ table, a `size` smaller than the first version of the table (through `fatal`), or only one
+ of stop_world/start_world or of gc_acquire/gc_release.
  */
 int32_t gogc_set_host(const struct GogcHost *host);
 

@@ -486,7 +486,8 @@ static GOGC_LOAD_CONSTRUCTOR: extern "C" fn() = gogc_load_constructor;
 pub use crate::host::{GogcHost, GogcRangeFn};
 
 /// Register a runtime's host callbacks (see `GogcHost`). Returns 0, or EINVAL for a NULL
-/// table, a `size` smaller than `sizeof(GogcHost)`, or only one of stop_world/start_world.
+/// table, a `size` smaller than the first version of the table (through `fatal`), or only one
+/// of stop_world/start_world or of gc_acquire/gc_release.
 #[no_mangle]
 pub unsafe extern "C" fn gogc_set_host(host: *const GogcHost) -> i32 {
     heap::ensure_init();

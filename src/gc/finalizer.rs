@@ -236,6 +236,9 @@ fn run_one(f: Fin) {
         cfn(f.arg as *mut c_void, f.ft as *mut c_void);
         return;
     }
+    if crate::host::run_finalizer(f.fn_ as *const c_void, f.arg as *mut c_void, f.ft as *const c_void, f.ot as *const c_void) {
+        return;
+    }
     // SAFETY: a Go finalizer record: FuncVal, FuncType and the object's PtrType, as
     // SetFinalizer validated them.
     unsafe {

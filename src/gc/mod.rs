@@ -1,7 +1,8 @@
 //! The collector: policy on top of the allocator's mechanisms (libgo-abi.md §13).
 //!
 //! ## One collection (`gc(force)`)
-//! 1. Take the GC lock (gccgo's `worldsema`); with force = 0 give up if someone else already
+//! 1. Take the host's GC semaphore if it registered one (gccgo's `worldsema`: a goroutine
+//!    parks there), then the GC lock; with force = 0 give up if someone else already
 //!    brought `heap_alloc` under `next_gc`.
 //! 2. Stop the world (`world`), finish sweeping the previous cycle, run the `sync.Pool`
 //!    cleanup hook, flush every thread cache (their free lists go back to the spans, the tiny
@@ -141,10 +142,12 @@ pub fn gc(force: i32) {
     if pct < 0 {
         return;
     }
+    crate::host::gc_acquire();
     world::prepare();
     GC_LOCK.lock();
     if force == 0 && stats::heap_alloc() < stats::next_gc() {
         GC_LOCK.unlock();
+        crate::host::gc_release();
         return;
     }
     GC_THREAD.store(self_id(), Ordering::Relaxed);
@@ -154,6 +157,7 @@ pub fn gc(force: i32) {
     }
     GC_THREAD.store(0, Ordering::Relaxed);
     GC_LOCK.unlock();
+    crate::host::gc_release();
     if force == 2 {
         sweep::finish();
     } else {
@@ -255,6 +259,7 @@ fn collect(force: i32, pct: i64) {
 /// (ReadMemStats).
 pub fn read_memstats(out: *mut u8, n: usize) {
     heap::ensure_init();
+    crate::host::gc_acquire();
     world::prepare();
     GC_LOCK.lock();
     world::stop();
@@ -265,6 +270,7 @@ pub fn read_memstats(out: *mut u8, n: usize) {
     }
     world::start();
     GC_LOCK.unlock();
+    crate::host::gc_release();
 }
 
 pub(crate) fn lock_for_fork() {
