@@ -317,7 +317,6 @@ typedef void (*GogcRangeFn)(void *lo, void *hi, void *arg);
 
  Versions: the table starts with `size`; a table from a caller compiled before the last
  three fields existed (size = 56 on 64-bit) is accepted and those fields read as NULL.
-
  */
 typedef struct GogcHost {
   /*
