@@ -10,6 +10,8 @@
 //! | scan                   | 1 << 16      | with allocated: the block may hold pointers        |
 //! | boundary               | 1 << 16      | without allocated: start of a FlagNoGC block       |
 //! | marked                 | 1 << 32      | with allocated: reached in the current mark       |
+//! | typed (gogc's own)     | 1 << 48      | with scan: the block's type is its span's primary |
+//! |                        |              | type (`MTypes::primary`); gccgo leaves bit 48 unused |
 //!
 //! All zero means "no block starts here". A bitmap word covers 128 bytes, and spans are 8 KiB
 //! aligned, so each bitmap word belongs to exactly one span. Protection: the bits of a span are
@@ -27,7 +29,10 @@ pub(crate) const BIT_ALLOCATED: usize = 1;
 pub(crate) const BIT_SCAN: usize = 1 << 16;
 pub(crate) const BIT_BOUNDARY: usize = 1 << 16;
 pub(crate) const BIT_MARKED: usize = 1 << 32;
+pub(crate) const BIT_TYPED: usize = 1 << 48;
 pub(crate) const BIT_MASK: usize = BIT_ALLOCATED | BIT_SCAN | BIT_MARKED;
+/// Every bit a block owns in its bitmap word.
+const BIT_ALL: usize = BIT_MASK | BIT_TYPED;
 pub(crate) const WORDS_PER_BITMAP_WORD: usize = 16;
 
 /// Bitmap word and shift for heap address `addr` (which must be inside the mapped arena).
@@ -55,6 +60,14 @@ pub fn markscan(v: usize) {
     w.store(w.load(Ordering::Relaxed) | (BIT_SCAN << sh), Ordering::Relaxed);
 }
 
+/// `markscan` for a typed block: also sets or clears [`BIT_TYPED`].
+#[inline(always)]
+pub fn markscan_typed(v: usize, primary: bool) {
+    let (w, sh) = locate(v);
+    let x = w.load(Ordering::Relaxed) & !(BIT_TYPED << sh);
+    w.store(x | ((BIT_SCAN | if primary { BIT_TYPED } else { 0 }) << sh), Ordering::Relaxed);
+}
+
 /// `runtime_marknogc`: clear allocated, set boundary (the block becomes invisible to the GC).
 pub fn marknogc(v: usize) {
     let (w, sh) = locate(v);
@@ -69,7 +82,7 @@ pub fn markfreed(v: usize) {
     }
     let (w, sh) = locate(v);
     let _ = w.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| {
-        Some((x & !(BIT_MASK << sh)) | (BIT_ALLOCATED << sh))
+        Some((x & !(BIT_ALL << sh)) | (BIT_ALLOCATED << sh))
     });
 }
 
@@ -79,14 +92,14 @@ pub fn markfreed(v: usize) {
 pub fn markfreed_owned(v: usize) {
     let (w, sh) = locate(v);
     let x = w.load(Ordering::Relaxed);
-    w.store((x & !(BIT_MASK << sh)) | (BIT_ALLOCATED << sh), Ordering::Relaxed);
+    w.store((x & !(BIT_ALL << sh)) | (BIT_ALLOCATED << sh), Ordering::Relaxed);
 }
 
-/// Clears scan and marked for a freed block, keeping allocated (sweep of a small object).
+/// Clears scan, marked and typed for a freed block, keeping allocated (sweep of a small object).
 #[inline]
 pub fn clear_scan_and_mark(v: usize) {
     let (w, sh) = locate(v);
-    w.fetch_and(!((BIT_SCAN | BIT_MARKED) << sh), Ordering::Relaxed);
+    w.fetch_and(!((BIT_SCAN | BIT_MARKED | BIT_TYPED) << sh), Ordering::Relaxed);
 }
 
 /// Atomically sets the mark bit; returns true if this call set it (the block was unmarked).

@@ -113,13 +113,21 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     }
     if flag & FLAG_NO_GC != 0 {
         bitmap::marknogc(v);
+        if typ != 0 && flag & FLAG_NO_SCAN == 0 {
+            let s = arena::span_of(v);
+            // SAFETY: as below; the block is invisible to the collector, the record is for
+            // runtime_gettype only.
+            let _ = unsafe { typeinfo::settype(&mut *s, v, typ) };
+        }
     } else if flag & FLAG_NO_SCAN == 0 {
-        bitmap::markscan(v);
-    }
-    if typ != 0 && flag & FLAG_NO_SCAN == 0 {
-        let s = arena::span_of(v);
-        // SAFETY: v was just allocated from span s, which this thread owns (cache or large).
-        unsafe { typeinfo::settype(&mut *s, v, typ) };
+        if typ != 0 {
+            let s = arena::span_of(v);
+            // SAFETY: v was just allocated from span s, which this thread owns (cache or large).
+            let primary = unsafe { typeinfo::settype(&mut *s, v, typ) };
+            bitmap::markscan_typed(v, primary);
+        } else {
+            bitmap::markscan(v);
+        }
     }
     leave(c);
     if slow {

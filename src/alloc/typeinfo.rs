@@ -26,8 +26,17 @@ fn bytes_table_size(n: usize) -> usize {
     SLOTS * 8 + n
 }
 
-/// Records `typ` for the object at `v` (`runtime_settype`).
-pub fn settype(s: &mut MSpan, v: usize, typ: usize) {
+/// Records `typ` for the object at `v` (`runtime_settype`). Returns true if `typ` is the
+/// span's primary type (the caller sets `bitmap::BIT_TYPED` for the object).
+pub fn settype(s: &mut MSpan, v: usize, typ: usize) -> bool {
+    if s.types.primary == 0 {
+        s.types.primary = typ;
+    }
+    settype_table(s, v, typ);
+    typ == s.types.primary
+}
+
+fn settype_table(s: &mut MSpan, v: usize, typ: usize) {
     if s.sizeclass == 0 {
         s.types.compression = MTYPES_SINGLE;
         s.types.data = typ;
@@ -116,4 +125,5 @@ pub fn reset(s: &mut MSpan) {
     }
     s.types.compression = MTYPES_EMPTY;
     s.types.data = 0;
+    s.types.primary = 0;
 }

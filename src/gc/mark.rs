@@ -251,10 +251,10 @@ pub fn external_help() {
     }
     let st = state();
     let local = Worker::new_lifo();
-    let mut cx = Ctx::new(&local);
+    let mut cx = Ctx::new(&local, true);
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
     loop {
-        while let Some(o) = cx.stack.pop().or_else(|| cx.local.pop()) {
+        while let Some(o) = cx.next() {
             scan_obj(&mut cx, o);
         }
         match steal(st, cx.local, 0, n + 1) {
@@ -269,7 +269,11 @@ pub fn external_help() {
 /// Runs the mark to completion with `nactive` workers (the caller is worker 0). Roots must
 /// already be in the injector (see [`push_root`]).
 pub fn run(nactive: usize) {
-    MARKING.store(1, Ordering::Release);
+    let nactive = nactive.clamp(1, state().nworkers);
+    // A single marker sets mark bits with plain stores, so no external helper may join it.
+    if nactive > 1 {
+        MARKING.store(1, Ordering::Release);
+    }
     run_workers(nactive);
     MARKING.store(0, Ordering::Release);
     while EXTERNAL.load(Ordering::Acquire) != 0 {
@@ -279,7 +283,6 @@ pub fn run(nactive: usize) {
 
 fn run_workers(nactive: usize) {
     let st = state();
-    let nactive = nactive.clamp(1, st.nworkers);
     ACTIVE_WORKERS.store(nactive, Ordering::Release);
     NSTEAL.store(0, Ordering::Relaxed);
     NSTEALCNT.store(0, Ordering::Relaxed);
@@ -332,26 +335,48 @@ pub fn push_obj(o: Obj) {
 /// fences); it spills its older half into the shared deque `local` when it grows past
 /// [`STACK_SPILL`], or when another worker is idle and the deque is empty, so thieves always
 /// find something while this worker is busy.
+///
+/// Between the stack and the scanner sits `ring`, a small FIFO: an object taken off the stack
+/// is prefetched and scanned only [`RING`] pops later, so up to RING cache misses are in flight
+/// at once instead of one (following many pointer chains at a time; the LIFO stack alone would
+/// walk one chain, one miss after the other).
 struct Ctx<'a> {
     local: &'a Worker<Obj>,
     stack: Vec<Obj>,
+    ring: [Obj; RING],
+    rhead: usize,
+    rlen: usize,
     lo: usize,
     hi: usize,
     bytes: u64,
     since_check: u32,
+    /// Mark bits are set with an atomic RMW (false only when this is the only marker).
+    atomic: bool,
+    /// GODEBUG=checkmark verification pass (read once per mark).
+    verify: bool,
+    progs: [Compiled; PROG_CACHE],
 }
 
 const STACK_SPILL: usize = 1024;
+const RING: usize = 8;
+const PROG_CACHE: usize = 64;
+const EMPTY_OBJ: Obj = Obj { p: 0, n: 0, ti: 0 };
 
 impl<'a> Ctx<'a> {
-    fn new(local: &'a Worker<Obj>) -> Self {
+    fn new(local: &'a Worker<Obj>, atomic: bool) -> Self {
         Ctx {
             local,
             stack: Vec::with_capacity(STACK_SPILL + 1),
+            ring: [EMPTY_OBJ; RING],
+            rhead: 0,
+            rlen: 0,
             lo: arena::start(),
             hi: arena::used(),
             bytes: 0,
             since_check: 0,
+            atomic,
+            verify: VERIFY.load(Ordering::Acquire) != 0,
+            progs: [Compiled::EMPTY; PROG_CACHE],
         }
     }
 
@@ -372,6 +397,14 @@ impl<'a> Ctx<'a> {
     }
 
     #[inline(always)]
+    fn take(&mut self) -> Option<Obj> {
+        match self.stack.pop() {
+            Some(o) => Some(o),
+            None => self.local.pop(),
+        }
+    }
+
+    #[inline(always)]
     fn next(&mut self) -> Option<Obj> {
         self.since_check += 1;
         if self.since_check >= 64 {
@@ -380,10 +413,98 @@ impl<'a> Ctx<'a> {
                 self.spill();
             }
         }
-        match self.stack.pop() {
-            Some(o) => Some(o),
-            None => self.local.pop(),
+        while self.rlen < RING {
+            match self.take() {
+                Some(o) => {
+                    // SAFETY: prefetch is a hint and never faults.
+                    unsafe { core::arch::x86_64::_mm_prefetch(o.p as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+                    self.ring[(self.rhead + self.rlen) % RING] = o;
+                    self.rlen += 1;
+                }
+                None => break,
+            }
         }
+        if self.rlen == 0 {
+            return None;
+        }
+        let o = self.ring[self.rhead];
+        self.rhead = (self.rhead + 1) % RING;
+        self.rlen -= 1;
+        Some(o)
+    }
+
+    /// The compiled form of program `pc` (compiled on first use in this mark).
+    #[inline(always)]
+    fn compiled(&mut self, pc: usize) -> &Compiled {
+        let i = ((pc >> 3) ^ (pc >> 10)) % PROG_CACHE;
+        if self.progs[i].pc != pc {
+            self.progs[i] = Compiled::compile(pc);
+        }
+        &self.progs[i]
+    }
+}
+
+/// A GC program reduced to a pointer mask: programs made only of `GC_PTR`/`GC_APTR` at word
+/// offsets inside an element of at most 64 words (at most 4 `GC_PTR`s) then `GC_END`, which is
+/// what compilers emit for plain structs. Everything else keeps going through the interpreter.
+#[derive(Clone, Copy)]
+struct Compiled {
+    pc: usize,
+    /// Element size in bytes; 0: not compilable.
+    elemsize: usize,
+    /// Words holding pointers.
+    mask: u64,
+    /// Which of them are `GC_PTR` (with the pointee's program in `ptr_ti`, in word order).
+    ptrmask: u64,
+    ptr_ti: [usize; 4],
+}
+
+impl Compiled {
+    const EMPTY: Compiled = Compiled { pc: 0, elemsize: 0, mask: 0, ptrmask: 0, ptr_ti: [0; 4] };
+
+    #[cold]
+    fn compile(pc: usize) -> Compiled {
+        let none = Compiled { pc, ..Compiled::EMPTY };
+        // SAFETY: pc is a GC program (word 0 is the element size, then instructions).
+        let rd = |a: usize| unsafe { *(a as *const usize) };
+        let es = rd(pc);
+        if es == 0 || es > 64 * 8 || es % 8 != 0 {
+            return none;
+        }
+        let mut c = Compiled { pc, elemsize: es, ..Compiled::EMPTY };
+        let mut ptrs: [(usize, usize); 4] = [(0, 0); 4];
+        let mut nptr = 0;
+        let mut at = pc + 8;
+        for _ in 0..=64 {
+            let op = rd(at);
+            if op == gcprog::GC_END {
+                ptrs[..nptr].sort_unstable();
+                for (k, &(_, ti)) in ptrs[..nptr].iter().enumerate() {
+                    c.ptr_ti[k] = ti;
+                }
+                return c;
+            }
+            if op != gcprog::GC_APTR && op != gcprog::GC_PTR {
+                return none;
+            }
+            let off = rd(at + 8);
+            if off % 8 != 0 || off + 8 > es || c.mask & (1 << (off / 8)) != 0 {
+                return none;
+            }
+            c.mask |= 1 << (off / 8);
+            if op == gcprog::GC_PTR {
+                if nptr == 4 {
+                    return none;
+                }
+                ptrs[nptr] = (off, rd(at + 16));
+                nptr += 1;
+                c.ptrmask |= 1 << (off / 8);
+                at += 24;
+            } else {
+                at += 16;
+            }
+        }
+        none
     }
 }
 
@@ -391,8 +512,8 @@ fn drain(id: usize) {
     let st = state();
     // SAFETY: worker `id`'s deque is used only by the thread running as worker `id`.
     let local = unsafe { &*st.workers[id].get() };
-    let mut cx = Ctx::new(local);
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
+    let mut cx = Ctx::new(local, n > 1);
     loop {
         while let Some(o) = cx.next() {
             scan_obj(&mut cx, o);
@@ -499,11 +620,17 @@ impl gcprog::Sink for Ctx<'_> {
 }
 
 /// Pushes `o`, split into CHUNK-sized pieces when it is untyped or a typed loop.
+#[inline(always)]
 fn push_split(cx: &mut Ctx<'_>, o: Obj) {
     if o.n <= CHUNK {
         cx.push(o);
-        return;
+    } else {
+        push_big(cx, o);
     }
+}
+
+#[cold]
+fn push_big(cx: &mut Ctx<'_>, o: Obj) {
     if o.ti == TI_CONSERVATIVE {
         let mut p = o.p;
         let end = o.p + o.n;
@@ -556,7 +683,48 @@ pub fn markonly(v: usize) -> bool {
     w.fetch_or(bitmap::BIT_MARKED << sh, Ordering::Relaxed) & (bitmap::BIT_MARKED << sh) == 0
 }
 
-/// The conservative/precise candidate filter: cheapest rejection first.
+/// Type info for scanning the block at `base` of span `sp` from its heap type record:
+/// [`TI_CONSERVATIVE`] for untyped blocks, `pc|PRECISE(|LOOP)` for typed ones, [`TI_NONE`] when
+/// the type has nothing to scan, 0 to decide in `scan_obj` (channels, invalid records).
+#[inline(always)]
+fn heap_ti(sp: &crate::heap::span::MSpan, base: usize) -> usize {
+    type_ti(typeinfo::gettype_in(sp, base))
+}
+
+/// [`heap_ti`] for a type word.
+#[inline(always)]
+fn type_ti(typ: usize) -> usize {
+    if typ == 0 {
+        return TI_CONSERVATIVE;
+    }
+    let t = typ & !7;
+    // SAFETY: the type word names a type descriptor; __gc is at offset 40.
+    let pc = unsafe { *((t + 40) as *const usize) };
+    match typ & 7 {
+        TYPEINFO_SINGLE_OBJECT => {
+            if pc == 0 {
+                TI_NONE
+            } else {
+                pc | PRECISE
+            }
+        }
+        // SAFETY: pc is a GC program; word 0 is its element size.
+        TYPEINFO_ARRAY => {
+            if pc == 0 || unsafe { *(pc as *const usize) } == 0 {
+                TI_NONE
+            } else {
+                pc | PRECISE | LOOP
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// "Nothing to scan" (a typed block whose type has no program); never queued.
+const TI_NONE: usize = usize::MAX;
+
+/// The conservative/precise candidate filter: cheapest rejection first. Marks the block and
+/// queues it with the type info it will be scanned with, resolved now (the span is at hand).
 #[inline(always)]
 fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
     if v < cx.lo || v >= cx.hi {
@@ -573,11 +741,12 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
     }
     let base = sp.obj_base(v);
     let (w, sh) = bitmap::locate(base);
-    let x = w.load(Ordering::Relaxed) >> sh;
+    let full = w.load(Ordering::Relaxed);
+    let x = full >> sh;
     if x & bitmap::BIT_ALLOCATED == 0 {
         return;
     }
-    if VERIFY.load(Ordering::Relaxed) != 0 {
+    if cx.verify {
         if !checkmark_visit(base, x) {
             return;
         }
@@ -586,8 +755,13 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
             return;
         }
         let m = bitmap::BIT_MARKED << sh;
-        if w.fetch_or(m, Ordering::Relaxed) & m != 0 {
-            return;
+        if cx.atomic {
+            if w.fetch_or(m, Ordering::Relaxed) & m != 0 {
+                return;
+            }
+        } else {
+            // The only marker (see `run`): nobody else writes bitmap words during the mark.
+            w.store(full | m, Ordering::Relaxed);
         }
     }
     if x & bitmap::BIT_SCAN == 0 {
@@ -595,25 +769,88 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
     }
     let n = if sp.sizeclass == 0 { sp.limit - base } else { sp.elemsize };
     // A pointer into the middle of a block loses its type (it may be a field's address).
-    let ti = if base == (v & !7) { ti } else { 0 };
-    // Prefetch the object: it will be popped soon (LIFO) and its first line is needed.
-    // SAFETY: prefetch is a hint and never faults.
-    unsafe { core::arch::x86_64::_mm_prefetch(base as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+    let ti = if ti != 0 && base == (v & !7) {
+        ti
+    } else if x & bitmap::BIT_TYPED != 0 {
+        // The span's primary type: no per-object table read (a cache miss on big heaps).
+        type_ti(sp.types.primary)
+    } else if sp.types.compression == crate::heap::span::MTYPES_EMPTY {
+        TI_CONSERVATIVE
+    } else {
+        heap_ti(sp, base)
+    };
+    if ti == TI_NONE {
+        return;
+    }
     push_split(cx, Obj { p: base, n, ti });
 }
 
 /// Scans one work item.
+#[inline(always)]
 fn scan_obj(cx: &mut Ctx<'_>, o: Obj) {
     cx.bytes += o.n as u64;
     if o.ti == TI_CONSERVATIVE {
         conservative(cx, o.p, o.n);
+    } else if o.ti != 0 {
+        scan_prog(cx, o.p, o.n, o.ti);
+    } else {
+        scan_untyped_item(cx, o);
+    }
+}
+
+/// Runs GC program `ti` over `[p, p+n)`: through its compiled mask when it has one.
+#[inline(always)]
+fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
+    let pc = ti & !gcprog::PC_BITS;
+    if pc == 0 {
         return;
     }
-    if o.ti != 0 {
-        gcprog::scan(o.p, o.n, Start::from_ti(o.ti), cx);
+    let c = *cx.compiled(pc);
+    if c.elemsize == 0 || c.elemsize > n {
+        gcprog::scan(p, n, Start::from_ti(ti), cx);
         return;
     }
-    // No type given: use the heap's record for the block, if any.
+    let end = p + n;
+    let mut e = p;
+    loop {
+        let mut m = c.mask;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            // SAFETY: word i lies inside the element, which lies inside the block.
+            let v = unsafe { *((e + i * 8) as *const usize) };
+            if v >= cx.lo && v < cx.hi {
+                let t = if c.ptrmask & (1 << i) != 0 {
+                    c.ptr_ti[(c.ptrmask & ((1u64 << i) - 1)).count_ones() as usize]
+                } else {
+                    0
+                };
+                mark_candidate(cx, v, t);
+            }
+            m &= m - 1;
+        }
+        e += c.elemsize;
+        if ti & LOOP == 0 || e + c.elemsize > end {
+            break;
+        }
+    }
+    if ti & PRECISE == 0 {
+        // Not precise: anything after the described part means the block is not what the
+        // program says (interpreter's tail rule): rescan it by its own heap type.
+        let mut a = if ti & LOOP != 0 { e } else { p + c.elemsize };
+        while a + 8 <= end {
+            // SAFETY: inside the block.
+            if unsafe { *(a as *const usize) } != 0 {
+                cx.push(Obj { p, n, ti: 0 });
+                break;
+            }
+            a += 8;
+        }
+    }
+}
+
+/// A work item with no type info: rescans and channels look up the heap's record.
+#[cold]
+fn scan_untyped_item(cx: &mut Ctx<'_>, o: Obj) {
     let s = arena::span_of(o.p);
     let typ = if s.is_null() {
         0
@@ -636,7 +873,7 @@ fn scan_obj(cx: &mut Ctx<'_>, o: Obj) {
     match typ & 7 {
         TYPEINFO_SINGLE_OBJECT => {
             if pc != 0 {
-                gcprog::scan(o.p, o.n, Start::Program { pc, precise: true, looping: false }, cx);
+                scan_prog(cx, o.p, o.n, pc | PRECISE);
             }
         }
         TYPEINFO_ARRAY => {
@@ -645,7 +882,7 @@ fn scan_obj(cx: &mut Ctx<'_>, o: Obj) {
                 if o.n > CHUNK {
                     push_split(cx, Obj { p: o.p, n: o.n, ti: pc | PRECISE | LOOP });
                 } else {
-                    gcprog::scan(o.p, o.n, Start::Program { pc, precise: true, looping: true }, cx);
+                    scan_prog(cx, o.p, o.n, pc | PRECISE | LOOP);
                 }
             }
         }

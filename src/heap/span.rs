@@ -43,6 +43,10 @@ pub struct MLink {
 pub struct MTypes {
     pub compression: u8,
     pub data: usize,
+    /// The first type word recorded in this span since it was (re)initialised, 0 if none:
+    /// objects of this type carry `bitmap::BIT_TYPED`, so the collector finds their type
+    /// without reading the per-object table.
+    pub primary: usize,
 }
 
 pub(crate) const MTYPES_EMPTY: u8 = 0;
@@ -143,7 +147,7 @@ impl MSpan {
         self.unusedsince = 0;
         self.npreleased = 0;
         self.limit = 0;
-        self.types = MTypes { compression: MTYPES_EMPTY, data: 0 };
+        self.types = MTypes { compression: MTYPES_EMPTY, data: 0, primary: 0 };
         self.special_lock = RawLock::new();
         self.specials = ptr::null_mut();
         self.freebuf = ptr::null_mut();
