@@ -215,4 +215,48 @@ mod tests {
         markspan(v, 0, 0, true);
         assert_eq!(bits(v), BIT_ALLOCATED);
     }
+
+    fn typed_bit(v: usize) -> bool {
+        let (w, sh) = locate(v);
+        (w.load(Ordering::Relaxed) >> sh) & BIT_TYPED != 0
+    }
+
+    /// BIT_TYPED is set only by markscan_typed(.., true), never disturbs the other bits or the
+    /// neighbours, and every way a block is freed or re-initialised clears it.
+    #[test]
+    fn typed_bit_lifecycle() {
+        crate::heap::ensure_init();
+        let v = crate::alloc::malloc::mallocgc(2 * 8192, 0, crate::config::FLAG_NO_SCAN) as usize;
+        unmarkspan(v, 2 * 8192);
+        markspan(v, 32, 8, false);
+        markscan_typed(v, true);
+        markscan_typed(v + 32, false);
+        assert!(typed_bit(v) && !typed_bit(v + 32));
+        assert_eq!(bits(v), BIT_ALLOCATED | BIT_SCAN, "typed is outside BIT_MASK");
+        assert_eq!(bits(v + 64), BIT_ALLOCATED, "neighbour untouched");
+        // Re-typing a block with another type clears the bit.
+        markscan_typed(v, false);
+        assert!(!typed_bit(v));
+        markscan_typed(v, true);
+        assert!(try_mark(v));
+        assert!(typed_bit(v));
+        // Sweep of a dead small object.
+        clear_scan_and_mark(v);
+        assert!(!typed_bit(v));
+        assert_eq!(bits(v), BIT_ALLOCATED);
+        // Explicit frees.
+        markscan_typed(v + 64, true);
+        markfreed(v + 64);
+        assert!(!typed_bit(v + 64));
+        markscan_typed(v + 96, true);
+        markfreed_owned(v + 96);
+        assert!(!typed_bit(v + 96));
+        // The span going back to the page heap, and a fresh layout.
+        markscan_typed(v + 128, true);
+        unmarkspan(v, 2 * 8192);
+        assert!(!typed_bit(v + 128));
+        markscan_typed(v + 160, true);
+        markspan(v, 32, 8, false);
+        assert!(!typed_bit(v + 160));
+    }
 }

@@ -127,3 +127,39 @@ pub fn reset(s: &mut MSpan) {
     s.types.data = 0;
     s.types.primary = 0;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The span's primary type is its first recorded type; settype says which objects have it,
+    /// through every compression, and reset forgets it.
+    #[test]
+    fn primary_type_tracks_the_first_type() {
+        crate::heap::ensure_init();
+        let v = crate::alloc::malloc::mallocgc(48, 0, crate::config::FLAG_NO_SCAN) as usize;
+        let s = crate::heap::arena::span_of(v);
+        // SAFETY: a private copy of the span record (tables are our own allocations).
+        let mut sp = unsafe { core::ptr::read(s) };
+        sp.types = crate::heap::span::MTypes { compression: MTYPES_EMPTY, data: 0, primary: 0 };
+        let base = sp.base();
+        let es = sp.elemsize;
+        let at = |i: usize| base + i * es;
+        assert!(settype(&mut sp, at(0), 0x1001));
+        assert!(!settype(&mut sp, at(1), 0x2001));
+        assert!(settype(&mut sp, at(2), 0x1001));
+        assert_eq!(sp.types.primary, 0x1001);
+        // Seven more types: the table becomes one word per object; the primary stays.
+        for k in 0..7 {
+            assert!(!settype(&mut sp, at(3 + k), 0x3001 + k * 0x100));
+        }
+        assert_eq!(sp.types.compression, MTYPES_WORDS);
+        assert!(settype(&mut sp, at(10), 0x1001));
+        assert_eq!(gettype_in(&sp, at(0)), 0x1001);
+        assert_eq!(gettype_in(&sp, at(1)), 0x2001);
+        reset(&mut sp);
+        assert_eq!(sp.types.primary, 0);
+        assert!(settype(&mut sp, at(0), 0x2001), "a fresh span takes a new primary");
+        reset(&mut sp);
+    }
+}

@@ -346,6 +346,11 @@ struct Ctx<'a> {
     ring: [Obj; RING],
     rhead: usize,
     rlen: usize,
+    /// Candidate pointers found by the scanner, waiting for their span-map entry and bitmap
+    /// word to arrive (prefetched when queued): a circular buffer of CANDS entries.
+    cands: [(usize, usize); CANDS],
+    chead: usize,
+    clen: usize,
     lo: usize,
     hi: usize,
     bytes: u64,
@@ -359,6 +364,8 @@ struct Ctx<'a> {
 
 const STACK_SPILL: usize = 1024;
 const RING: usize = 8;
+const CANDS: usize = 16;
+const PREFETCH_SPAN: bool = true;
 const PROG_CACHE: usize = 64;
 const EMPTY_OBJ: Obj = Obj { p: 0, n: 0, ti: 0 };
 
@@ -370,6 +377,9 @@ impl<'a> Ctx<'a> {
             ring: [EMPTY_OBJ; RING],
             rhead: 0,
             rlen: 0,
+            cands: [(0, 0); CANDS],
+            chead: 0,
+            clen: 0,
             lo: arena::start(),
             hi: arena::used(),
             bytes: 0,
@@ -382,10 +392,26 @@ impl<'a> Ctx<'a> {
 
     #[inline(always)]
     fn push(&mut self, o: Obj) {
-        if self.stack.len() >= STACK_SPILL {
+        self.push3(o.p, o.n, o.ti);
+    }
+
+    /// `push` with the fields in registers: building an `Obj` in a stack temporary and
+    /// copying it as one 16-byte load defeats store forwarding on the hottest path.
+    #[inline(always)]
+    fn push3(&mut self, p: usize, n: usize, ti: usize) {
+        let mut len = self.stack.len();
+        if len >= STACK_SPILL {
             self.spill();
+            len = self.stack.len();
         }
-        self.stack.push(o);
+        // SAFETY: capacity is STACK_SPILL + 1 > len; the slot is initialised before set_len.
+        unsafe {
+            let d = self.stack.as_mut_ptr().add(len);
+            core::ptr::addr_of_mut!((*d).p).write(p);
+            core::ptr::addr_of_mut!((*d).n).write(n);
+            core::ptr::addr_of_mut!((*d).ti).write(ti);
+            self.stack.set_len(len + 1);
+        }
     }
 
     #[cold]
@@ -413,6 +439,28 @@ impl<'a> Ctx<'a> {
                 self.spill();
             }
         }
+        self.fill_ring();
+        if self.rlen == 0 {
+            // Nothing queued but candidates: resolving them may queue more.
+            while self.clen > 0 {
+                let (v, ti) = self.cands[self.chead];
+                self.chead = (self.chead + 1) % CANDS;
+                self.clen -= 1;
+                mark_candidate(self, v, ti);
+            }
+            self.fill_ring();
+            if self.rlen == 0 {
+                return None;
+            }
+        }
+        let o = self.ring[self.rhead];
+        self.rhead = (self.rhead + 1) % RING;
+        self.rlen -= 1;
+        Some(o)
+    }
+
+    #[inline(always)]
+    fn fill_ring(&mut self) {
         while self.rlen < RING {
             match self.take() {
                 Some(o) => {
@@ -424,13 +472,33 @@ impl<'a> Ctx<'a> {
                 None => break,
             }
         }
-        if self.rlen == 0 {
-            return None;
+    }
+
+    /// Queues candidate `v` (already known to lie in `[lo, hi)`), prefetching what
+    /// `mark_candidate` will read first, and resolves the oldest candidate if the buffer is full.
+    #[inline(always)]
+    fn candidate(&mut self, v: usize, ti: usize) {
+        // SAFETY: prefetches are hints and never fault; v is inside the arena, so its bitmap
+        // word and spans-map slot are inside their (mapped) tables.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch(bitmap::locate(v).0 as *const _ as *const i8, core::arch::x86_64::_MM_HINT_T0);
+            if PREFETCH_SPAN {
+                let s = arena::span_of(v);
+                if !s.is_null() {
+                    // The fields mark_candidate reads (state .. types) sit around offset 0x40.
+                    core::arch::x86_64::_mm_prefetch((s as *const i8).add(0x40), core::arch::x86_64::_MM_HINT_T0);
+                }
+            }
         }
-        let o = self.ring[self.rhead];
-        self.rhead = (self.rhead + 1) % RING;
-        self.rlen -= 1;
-        Some(o)
+        if self.clen == CANDS {
+            let (ov, oti) = self.cands[self.chead];
+            self.cands[self.chead] = (v, ti);
+            self.chead = (self.chead + 1) % CANDS;
+            mark_candidate(self, ov, oti);
+        } else {
+            self.cands[(self.chead + self.clen) % CANDS] = (v, ti);
+            self.clen += 1;
+        }
     }
 
     /// The compiled form of program `pc` (compiled on first use in this mark).
@@ -599,7 +667,7 @@ fn wait_for_work(st: &MarkState, n: usize) -> bool {
 impl gcprog::Sink for Ctx<'_> {
     #[inline(always)]
     fn candidate(&mut self, p: usize, ti: usize) {
-        mark_candidate(self, p, ti);
+        self.candidate(p, ti);
     }
     #[inline]
     fn markonly(&mut self, p: usize) -> bool {
@@ -622,10 +690,15 @@ impl gcprog::Sink for Ctx<'_> {
 /// Pushes `o`, split into CHUNK-sized pieces when it is untyped or a typed loop.
 #[inline(always)]
 fn push_split(cx: &mut Ctx<'_>, o: Obj) {
-    if o.n <= CHUNK {
-        cx.push(o);
+    push_split3(cx, o.p, o.n, o.ti);
+}
+
+#[inline(always)]
+fn push_split3(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
+    if n <= CHUNK {
+        cx.push3(p, n, ti);
     } else {
-        push_big(cx, o);
+        push_big(cx, Obj { p, n, ti });
     }
 }
 
@@ -782,7 +855,7 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
     if ti == TI_NONE {
         return;
     }
-    push_split(cx, Obj { p: base, n, ti });
+    push_split3(cx, base, n, ti);
 }
 
 /// Scans one work item.
@@ -824,7 +897,7 @@ fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
                 } else {
                     0
                 };
-                mark_candidate(cx, v, t);
+                cx.candidate(v, t);
             }
             m &= m - 1;
         }
@@ -904,8 +977,83 @@ fn conservative(cx: &mut Ctx<'_>, p: usize, n: usize) {
         // SAFETY: the range is a root range, a stack, or a heap block being scanned.
         let v = unsafe { core::ptr::read_volatile(a as *const usize) };
         if v >= lo && v < hi {
-            mark_candidate(cx, v, 0);
+            cx.candidate(v, 0);
         }
         a += 8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gc::gcprog::{GC_APTR, GC_CALL, GC_END, GC_PTR, GC_STRING};
+
+    fn compile(prog: &[usize]) -> Compiled {
+        Compiled::compile(prog.as_ptr() as usize)
+    }
+
+    #[test]
+    fn compiles_plain_structs_to_masks() {
+        // struct { *T (GC_PTR with a program); int; unsafe ptr; int } of 32 bytes
+        let elem = [8usize, GC_END];
+        let eti = elem.as_ptr() as usize;
+        let p = [32, GC_APTR, 16, GC_PTR, 0, eti, GC_END];
+        let c = compile(&p);
+        assert_eq!(c.elemsize, 32);
+        assert_eq!(c.mask, 0b101);
+        assert_eq!(c.ptrmask, 0b001);
+        assert_eq!(c.ptr_ti[0], eti, "GC_PTR keeps its pointee program");
+        // Several GC_PTRs: their programs are kept in word order whatever the program order.
+        let p = [64, GC_PTR, 40, 7 * 8, GC_PTR, 8, 3 * 8, GC_APTR, 0, GC_END];
+        let c = compile(&p);
+        assert_eq!(c.mask, (1 << 5) | (1 << 1) | 1);
+        assert_eq!(c.ptrmask, (1 << 5) | (1 << 1));
+        assert_eq!(&c.ptr_ti[..2], &[24, 56]);
+        // No pointers at all: an empty mask (nothing to scan, still compiled).
+        let c = compile(&[16, GC_END]);
+        assert_eq!((c.elemsize, c.mask), (16, 0));
+    }
+
+    #[test]
+    fn leaves_everything_else_to_the_interpreter() {
+        let not = |p: &[usize]| compile(p).elemsize == 0;
+        assert!(not(&[0, GC_END]), "element size 0");
+        assert!(not(&[65 * 8, GC_APTR, 0, GC_END]), "more than 64 words");
+        assert!(not(&[12, GC_APTR, 0, GC_END]), "size not a multiple of 8");
+        assert!(not(&[32, GC_APTR, 4, GC_END]), "unaligned offset");
+        assert!(not(&[32, GC_APTR, 32, GC_END]), "offset past the element");
+        assert!(not(&[32, GC_APTR, 8, GC_APTR, 8, GC_END]), "the same word twice");
+        assert!(not(&[32, GC_STRING, 0, GC_END]), "strings");
+        assert!(not(&[32, GC_CALL, 0, 0, GC_END]), "calls");
+        assert!(not(&[64, GC_PTR, 0, 8, GC_PTR, 8, 8, GC_PTR, 16, 8, GC_PTR, 24, 8, GC_PTR, 32, 8, GC_END]), "5 GC_PTRs");
+        assert!(not(&[32, 99, GC_END]), "unknown opcodes reach the interpreter (and its fatal error)");
+        // A program without GC_END within 65 instructions is not compiled either.
+        let mut long = vec![64 * 8];
+        for i in 0..64 {
+            long.extend_from_slice(&[GC_APTR, i * 8]);
+        }
+        long.extend_from_slice(&[GC_APTR, 0, GC_END]);
+        assert!(not(&long));
+    }
+
+    #[test]
+    fn heap_type_to_scan_info() {
+        use crate::config::{TYPEINFO_ARRAY, TYPEINFO_CHAN, TYPEINFO_SINGLE_OBJECT};
+        // A fake type descriptor: only the __gc word at offset 40 is read.
+        let prog = [16usize, GC_APTR, 0, GC_END];
+        let mut desc = [0usize; 8];
+        desc[5] = prog.as_ptr() as usize;
+        let t = desc.as_ptr() as usize;
+        let pc = prog.as_ptr() as usize;
+        assert_eq!(type_ti(0), TI_CONSERVATIVE);
+        assert_eq!(type_ti(t | TYPEINFO_SINGLE_OBJECT), pc | PRECISE);
+        assert_eq!(type_ti(t | TYPEINFO_ARRAY), pc | PRECISE | LOOP);
+        assert_eq!(type_ti(t | TYPEINFO_CHAN), 0, "channels are resolved when scanned");
+        let none = [0usize; 8];
+        assert_eq!(type_ti(none.as_ptr() as usize | TYPEINFO_SINGLE_OBJECT), TI_NONE);
+        let zero_elem = [0usize, GC_END];
+        let mut desc2 = [0usize; 8];
+        desc2[5] = zero_elem.as_ptr() as usize;
+        assert_eq!(type_ti(desc2.as_ptr() as usize | TYPEINFO_ARRAY), TI_NONE);
     }
 }
