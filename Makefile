@@ -13,7 +13,8 @@
 #                   Rust micro-benchmarks (cargo bench --bench micro: malloc fast path,
 #                   GC-program interpreter, mark loop); writes benches/results/<date>.md
 #                   (long: 30-70 min)
-#   make bench-quick  the same in quick mode without the Rust micro-benchmarks (about 3 min)
+#   make bench-quick  the same in quick mode without the Rust micro-benchmarks (about 3 min;
+#                   writes benches/results/<date>-quick.md)
 #   make bench-micro  only the Rust micro-benchmarks (cargo bench --bench micro)
 #   make header     regenerate the committed include/gogc.h
 #   make install    PREFIX=/usr/local (default), DESTDIR supported
@@ -132,29 +133,33 @@ bench-deps:
 # glibc, jemalloc, mimalloc, Go and gccgo-12 (tables appended to the same file), then the Rust
 # micro-benchmarks (appended too); 30-70 minutes on a 2-core VM. bench-quick: alloc_bench
 # --quick and run.sh --quick (about 3 minutes on an idle 2-core machine), no Rust
-# micro-benchmarks.
+# micro-benchmarks; it writes benches/results/$(TODAY)-quick.md, so a quick run never replaces
+# the day's full results.
+# run_benches ALLOC_BENCH_ARGS RUN_SH_ARGS OUTFILE
 define run_benches
 	@mkdir -p benches/results
-	@echo "==> $(BUILD)/alloc_bench $(1) (results also go to benches/results/$(TODAY).md)" >&2
-	@set -o pipefail; ./$(BUILD)/alloc_bench $(1) | tee benches/results/$(TODAY).md.tmp
-	@mv -f benches/results/$(TODAY).md.tmp benches/results/$(TODAY).md
-	@echo "==> benches/run.sh $(2) (tables appended to benches/results/$(TODAY).md)" >&2
-	@bash benches/run.sh --no-cargo --out benches/results/$(TODAY).md $(2)
-	@echo "==> wrote benches/results/$(TODAY).md" >&2
+	@echo "==> $(BUILD)/alloc_bench $(1) (results also go to $(3))" >&2
+	@set -o pipefail; ./$(BUILD)/alloc_bench $(1) | tee $(3).tmp
+	@mv -f $(3).tmp $(3)
+	@echo "==> benches/run.sh $(2) (tables appended to $(3))" >&2
+	@bash benches/run.sh --no-cargo --out $(3) $(2)
 endef
 
 bench: $(BUILD)/alloc_bench
-	$(call run_benches,$(BENCH_ARGS),)
+	$(call run_benches,$(BENCH_ARGS),,benches/results/$(TODAY).md)
 	@echo "==> cargo bench --bench micro (table appended to benches/results/$(TODAY).md)" >&2
 	@set -o pipefail; $(CARGO) bench --quiet --bench micro | tee -a benches/results/$(TODAY).md
 	@echo "==> wrote benches/results/$(TODAY).md" >&2
 
-# The Rust micro-benchmarks alone (benches/micro.rs; stdout only).
-bench-micro:
-	$(CARGO) bench --bench micro
-
 bench-quick: $(BUILD)/alloc_bench
-	$(call run_benches,--quick $(BENCH_ARGS),--quick)
+	$(call run_benches,--quick $(BENCH_ARGS),--quick,benches/results/$(TODAY)-quick.md)
+	@echo "==> wrote benches/results/$(TODAY)-quick.md" >&2
+
+# The Rust micro-benchmarks alone (benches/micro.rs; stdout only). MICRO_ARGS='--quick' or
+# MICRO_ARGS='gcprog' are passed on to the harness.
+MICRO_ARGS ?=
+bench-micro:
+	$(CARGO) bench --bench micro -- $(MICRO_ARGS)
 
 $(BUILD)/gogc.pc: gogc.pc.in Cargo.toml | $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gogc.pc.in > $@.tmp
