@@ -298,7 +298,7 @@ alloc_workload() { # title prog args...
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) online CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
     echo "- gogc $(git describe --always --dirty 2>/dev/null || echo unknown), static $LIB; bdwgc $(dpkg-query -W -f='${Version}' libgc1 2>/dev/null), jemalloc $(dpkg-query -W -f='${Version}' libjemalloc2 2>/dev/null), mimalloc $(dpkg-query -W -f='${Version}' libmimalloc2.0 2>/dev/null), glibc $(ldd --version | head -n1 | awk '{print $NF}'); $($CC --version | head -n1), -O2"
     echo "- method: $REPS runs per variant, round-robin; wall time measured around the process, medians shown; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- Go peers (gcbench, binary-trees): go = $GO_VERSION (\`go build\`), gccgo = gccgo-12 $GCCGO_VERSION -O2 (libgo's collector); the same programs in Go (benches/go/), GOGC and GOMAXPROCS unset"
+    echo "- Go peers (gcbench, binary-trees; the same programs in Go, benches/go/; GOGC and GOMAXPROCS unset): go = ${NA_go:-$GO_VERSION (\`$GO build\`)}; gccgo = ${NA_gccgo:-$GCCGO $GCCGO_VERSION -O2, the libgo collector}"
     echo "- collectors at their defaults: gogc GOGC=100 with $(nproc) mark workers; bdwgc with its parallel markers started (GC_start_mark_threads), GC_MARKERS unset, interior pointers on"
 } | tee -a "$REPORT"
 
