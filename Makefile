@@ -4,10 +4,18 @@
 #   make check      library build, Rust unit tests, C tests against both libraries
 #   make demo       build and run demo/gcbench.c (GCBench with GODEBUG=gctrace=1) and
 #                   demo/alloc_demo.c against the static library
-#   make bench      allocation benchmark gogc vs glibc, then benches/run.sh: GCBench,
-#                   binary-trees and markbench, gogc vs bdwgc/glibc/jemalloc/mimalloc; writes
-#                   benches/results/<date>.md (long: 30-70 min)
-#   make bench-quick  the same in quick mode (about 3 min)
+#   make bench      installs missing peers (benches/deps.sh: libgc-dev libjemalloc-dev
+#                   libmimalloc-dev time golang-go gccgo-12, via apt-get when root or sudo -n
+#                   works), then the allocation benchmark (gogc vs glibc, jemalloc, mimalloc;
+#                   1, 2 and 4 threads), benches/run.sh (GCBench classic and larger,
+#                   binary-trees 16 and 21, markbench; gogc typed and untyped vs bdwgc, glibc,
+#                   jemalloc, mimalloc, and Go and gccgo-12 for the tree workloads) and the
+#                   Rust micro-benchmarks (cargo bench --bench micro: malloc fast path,
+#                   GC-program interpreter, mark loop); writes benches/results/<date>.md
+#                   (long: 30-70 min)
+#   make bench-quick  the same in quick mode without the Rust micro-benchmarks (about 3 min;
+#                   writes benches/results/<date>-quick.md)
+#   make bench-micro  only the Rust micro-benchmarks (cargo bench --bench micro)
 #   make header     regenerate the committed include/gogc.h
 #   make install    PREFIX=/usr/local (default), DESTDIR supported
 #   make clean
@@ -50,7 +58,7 @@ FLAKY := ^t_mt_(stress|churn)$$
 # stress on 2 cores; `bash ctests/run_knobs.sh target/release` runs the whole suite under each knob).
 STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|mt_fork|mt_signals)$$
 
-.PHONY: check-flaky all check header demo bench bench-quick install uninstall clean
+.PHONY: check-flaky all check header demo bench bench-quick bench-deps bench-micro install uninstall clean
 
 all:
 	$(CARGO) build --release
@@ -98,31 +106,60 @@ demo: $(BUILD)/gcbench $(BUILD)/alloc_demo
 	@echo "==> $(BUILD)/alloc_demo"
 	@./$(BUILD)/alloc_demo
 
-$(BUILD)/alloc_bench: benches/alloc_bench.c $(HEADER) all | $(BUILD)
-	$(CC) -O2 -g -Wall -Wextra -Iinclude -DGOGC_COMMIT='"$(COMMIT)"' \
-		-o $@ benches/alloc_bench.c $(STATICLIB) $(STATIC_LIBS)
+# alloc_bench's multi-thread table also measures jemalloc and mimalloc, through their own entry
+# points only, so that the process's malloc stays glibc's (Debian's builds of both export
+# malloc/free too): jemalloc is linked statically from a copy of libjemalloc_pic.a whose standard
+# names are made local (objcopy), leaving mallocx/dallocx; mimalloc is dlopen'ed at run time.
+# Without libjemalloc_pic.a (libjemalloc-dev) the jemalloc column says n/a.
+JE_LOCALIZE := malloc calloc realloc free aligned_alloc memalign posix_memalign valloc malloc_usable_size
+$(BUILD)/alloc_bench: benches/alloc_bench.c $(HEADER) all | $(BUILD) bench-deps
+	@je=$$($(CC) -print-file-name=libjemalloc_pic.a); jedef=; jelib=; \
+	if [ -f "$$je" ] && objcopy $(addprefix --localize-symbol=,$(JE_LOCALIZE)) "$$je" $(BUILD)/libjemalloc_local.a; then \
+		jedef=-DHAVE_JEMALLOC; jelib=$(BUILD)/libjemalloc_local.a; \
+	else echo "alloc_bench: libjemalloc_pic.a not found (libjemalloc-dev): no jemalloc column" >&2; fi; \
+	echo "$(CC) -O2 -g -Wall -Wextra -Iinclude $$jedef -o $@ benches/alloc_bench.c $(STATICLIB) $$jelib $(STATIC_LIBS)"; \
+	$(CC) -O2 -g -Wall -Wextra -Iinclude -DGOGC_COMMIT='"$(COMMIT)"' $$jedef \
+		-o $@ benches/alloc_bench.c $(STATICLIB) $$jelib $(STATIC_LIBS)
+
+# bench-deps: benches/deps.sh installs the missing peers with apt-get (as root, or with a sudo
+# that needs no password) and otherwise prints the apt-get line; it fails only when a C peer
+# (libgc-dev, libjemalloc-dev, libmimalloc-dev) or /usr/bin/time is still missing. Without
+# golang-go or gccgo-12 their rows say "n/a (not installed)".
+bench-deps:
+	@bash benches/deps.sh
 
 # bench: the allocation micro-benchmark (its output starts benches/results/$(TODAY).md), then
-# benches/run.sh: GCBench, binary-trees 16 and 21, markbench against bdwgc, glibc, jemalloc and
-# mimalloc (tables appended to the same file; 30-70 minutes on a 2-core VM). bench-quick: the same in
-# quick mode (alloc_bench --quick, run.sh --quick: about 3 minutes on an idle 2-core machine).
-# The collector benchmarks need libgc-dev, libjemalloc-dev and libmimalloc-dev.
+# benches/run.sh: GCBench (classic and larger), binary-trees 16 and 21, markbench against bdwgc,
+# glibc, jemalloc, mimalloc, Go and gccgo-12 (tables appended to the same file), then the Rust
+# micro-benchmarks (appended too); 30-70 minutes on a 2-core VM. bench-quick: alloc_bench
+# --quick and run.sh --quick (about 3 minutes on an idle 2-core machine), no Rust
+# micro-benchmarks; it writes benches/results/$(TODAY)-quick.md, so a quick run never replaces
+# the day's full results.
+# run_benches ALLOC_BENCH_ARGS RUN_SH_ARGS OUTFILE
 define run_benches
-	@for h in gc.h jemalloc/jemalloc.h mimalloc.h; do test -f /usr/include/$$h || { echo "bench: /usr/include/$$h not found: apt-get install libgc-dev libjemalloc-dev libmimalloc-dev" >&2; exit 1; }; done
 	@mkdir -p benches/results
-	@echo "==> $(BUILD)/alloc_bench $(1) (results also go to benches/results/$(TODAY).md)" >&2
-	@set -o pipefail; ./$(BUILD)/alloc_bench $(1) | tee benches/results/$(TODAY).md.tmp
-	@mv -f benches/results/$(TODAY).md.tmp benches/results/$(TODAY).md
-	@echo "==> benches/run.sh $(2) (tables appended to benches/results/$(TODAY).md)" >&2
-	@bash benches/run.sh --no-cargo --out benches/results/$(TODAY).md $(2)
-	@echo "==> wrote benches/results/$(TODAY).md" >&2
+	@echo "==> $(BUILD)/alloc_bench $(1) (results also go to $(3))" >&2
+	@set -o pipefail; ./$(BUILD)/alloc_bench $(1) | tee $(3).tmp
+	@mv -f $(3).tmp $(3)
+	@echo "==> benches/run.sh $(2) (tables appended to $(3))" >&2
+	@bash benches/run.sh --no-cargo --out $(3) $(2)
 endef
 
 bench: $(BUILD)/alloc_bench
-	$(call run_benches,$(BENCH_ARGS),)
+	$(call run_benches,$(BENCH_ARGS),,benches/results/$(TODAY).md)
+	@echo "==> cargo bench --bench micro (table appended to benches/results/$(TODAY).md)" >&2
+	@set -o pipefail; $(CARGO) bench --quiet --bench micro | tee -a benches/results/$(TODAY).md
+	@echo "==> wrote benches/results/$(TODAY).md" >&2
 
 bench-quick: $(BUILD)/alloc_bench
-	$(call run_benches,--quick $(BENCH_ARGS),--quick)
+	$(call run_benches,--quick $(BENCH_ARGS),--quick,benches/results/$(TODAY)-quick.md)
+	@echo "==> wrote benches/results/$(TODAY)-quick.md" >&2
+
+# The Rust micro-benchmarks alone (benches/micro.rs; stdout only). MICRO_ARGS='--quick' or
+# MICRO_ARGS='gcprog' are passed on to the harness.
+MICRO_ARGS ?=
+bench-micro:
+	$(CARGO) bench --bench micro -- $(MICRO_ARGS)
 
 $(BUILD)/gogc.pc: gogc.pc.in Cargo.toml | $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gogc.pc.in > $@.tmp

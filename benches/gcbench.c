@@ -2,17 +2,19 @@
  * gcbench: the GCBench workload, one source for every backend in backend.h.
  *
  * Shape (Ellis/Kovac/Boehm's GCBench, written here from its description):
- *   - stretch the heap with a bottom-up tree of depth 18 and drop it;
- *   - a long-lived tree of depth 16 (built top-down) and a long-lived array of 500000 doubles
- *     (half of them set to 1/i) stay reachable for the whole run;
- *   - for depth 4, 6, ..., 16: NumIters(d) = 2 * TreeSize(18) / TreeSize(d) trees built
- *     top-down (allocate the node, then populate its children) and as many built bottom-up
- *     (children first), each dropped right after it is built.
+ *   - stretch the heap with a bottom-up tree of depth max(18, max_depth+2) and drop it;
+ *   - a long-lived tree of depth long_lived_depth (16; built top-down) and a long-lived array
+ *     of 500000 doubles (half of them set to 1/i) stay reachable for the whole run;
+ *   - for depth 4, 6, ..., max_depth (16): NumIters(d) = 2 * TreeSize(stretch) / TreeSize(d)
+ *     trees built top-down (allocate the node, then populate its children) and as many built
+ *     bottom-up (children first), each dropped right after it is built.
  * Node is {left, right *Node; i, j int64} (32 bytes). Under a collector nothing is freed; the
  * explicit-free backends free every temporary tree (and the stretch tree) once it is built,
  * which is the work a collector saves them.
  *
- * Usage: gcbench [long_lived_depth [max_depth]]   (defaults 16 16, the classic parameters)
+ * Usage: gcbench [long_lived_depth [max_depth]]   (defaults 16 16, the classic parameters;
+ *        benches/run.sh's larger variant is 20 18: a 64 MiB long-lived tree, stretch depth 20)
+ * benches/go/gcbench.go is the same program in Go (the go and gccgo backends of run.sh).
  * Prints the classic progress lines, then the RESULT line (see backend.h).
  * Exit status 1 if the long-lived tree or array did not survive intact.
  */
@@ -33,8 +35,8 @@ BK_TYPE(node_t, Node, GC_PTR, offsetof(Node, left), (uintptr_t)node_t_prog, GC_P
 BK_TYPE(node_t, Node, GC_APTR, offsetof(Node, left), GC_APTR, offsetof(Node, right));
 #endif
 
-enum { kStretchTreeDepth = 18, kArraySize = 500000, kMinTreeDepth = 4 };
-static int kLongLivedTreeDepth = 16, kMaxTreeDepth = 16;
+enum { kArraySize = 500000, kMinTreeDepth = 4 };
+static int kStretchTreeDepth = 18, kLongLivedTreeDepth = 16, kMaxTreeDepth = 16;
 
 /* Long-lived data in globals: a root for bdwgc (data segment), registered for gogc. */
 static Node *long_lived_tree;
@@ -142,6 +144,8 @@ int main(int argc, char **argv)
         kLongLivedTreeDepth = atoi(argv[1]);
     if (argc > 2)
         kMaxTreeDepth = atoi(argv[2]);
+    if (kMaxTreeDepth + 2 > kStretchTreeDepth)
+        kStretchTreeDepth = kMaxTreeDepth + 2;
     bk_init();
     bk_add_roots(&long_lived_tree, &long_lived_tree + 1);
     bk_add_roots(&long_lived_array, &long_lived_array + 1);

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # benches/run.sh [--quick] [--reps N] [--only WORKLOAD] [--out FILE] [--no-cargo]
 #
-# Collector benchmarks: gogc against bdwgc and against explicit-free allocators (glibc,
-# jemalloc, mimalloc), each workload compiled once per backend from one source (backend.h).
+# Collector benchmarks: gogc against bdwgc, against explicit-free allocators (glibc,
+# jemalloc, mimalloc), each workload compiled once per backend from one source (backend.h),
+# and, for the tree workloads, against the same program in Go (benches/go/*.go) built with the
+# Go toolchain and with gccgo-12.
 #
 #   gcbench          benches/gcbench.c, the classic parameters (long-lived tree 16, depths 4..16)
+#   gcbench-20       benches/gcbench.c 20 18: the larger variant (64 MiB long-lived tree,
+#                    stretch depth 20, depths 4..18; full mode only)
 #   binarytrees-16   benches/binarytrees.c 16   (both modes)
 #   binarytrees-21   benches/binarytrees.c 21   (full mode only)
 #   markbench        benches/markbench.c: full-collection time over a live heap of 32-byte
@@ -15,7 +19,9 @@
 #
 # Variants: gogc-typed (GoType + GC program, precise), gogc-untyped (runtime_mallocgc(n, 0, 0),
 # conservative), bdwgc (default configuration, parallel markers started), glibc, jemalloc,
-# mimalloc (explicit free).
+# mimalloc (explicit free); for gcbench and binarytrees also go (`go build`, the golang-go
+# package) and gccgo (`gccgo-12 -O2`), from benches/go/gcbench.go and benches/go/binarytrees.go.
+# A missing Go toolchain gives a row that says "n/a (not installed)"; nothing fails.
 #
 # Method: every variant is run --reps times (default 5, quick 3), round-robin (rep 1 of every
 # variant, then rep 2, ...) so slow drift hits all of them alike. Wall time is measured here
@@ -29,9 +35,10 @@
 # Output: markdown tables on stdout, appended to FILE (default benches/results/<YYYY-MM-DD>.md).
 # Binaries go to build/bench/, per-run logs to build/bench/logs/.
 #
-# Environment: CC (default cc), GOGC_LIBDIR (use this directory's libgogc.a instead of building
-# target/release with cargo), IDLE_WAIT (seconds per run, default 30 full / 5 quick),
-# IDLE_BUDGET (seconds of waiting in all, default 600 full / 30 quick).
+# Environment: CC (default cc), GO (default go), GCCGO (default gccgo-12), GOGC_LIBDIR (use this
+# directory's libgogc.a instead of building target/release with cargo), IDLE_WAIT (seconds per
+# run, default 30 full / 5 quick), IDLE_BUDGET (seconds of waiting in all, default 600 full /
+# 30 quick).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,7 +56,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift ;;
     --out) OUTFILE=$2; shift ;;
     --no-cargo) NO_CARGO=1 ;;
-    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -118,6 +125,52 @@ for p in gcbench binarytrees; do
 done
 for v in gogc-typed gogc-untyped bdwgc; do
     build_one markbench $v || { note "build of markbench-$v failed"; exit 1; }
+done
+
+# The Go peers of the tree workloads. A toolchain that is missing or fails to build leaves its
+# variant out of the runs; its rows then say why (NA_go / NA_gccgo).
+GO=${GO:-go}
+GCCGO=${GCCGO:-gccgo-12}
+GO_VARIANTS="go gccgo"
+NA_go=""
+NA_gccgo=""
+GO_VERSION="not installed"
+GCCGO_VERSION="not installed"
+if ! command -v "$GO" > /dev/null 2>&1; then
+    NA_go="n/a (not installed)"
+    note "$GO not found: the go rows will say n/a (apt-get install golang-go)"
+else
+    GO_VERSION=$("$GO" version 2>/dev/null | awk '{print $3}')
+fi
+if ! command -v "$GCCGO" > /dev/null 2>&1; then
+    NA_gccgo="n/a (not installed)"
+    note "$GCCGO not found: the gccgo rows will say n/a (apt-get install gccgo-12)"
+else
+    GCCGO_VERSION="$("$GCCGO" -dumpfullversion 2>/dev/null || "$GCCGO" -dumpversion)"
+fi
+build_go() { # prog variant
+    local p=$1 v=$2 src=benches/go/$1.go
+    case $v in
+    go)
+        # A private build cache (HOME may be unset or read-only); GOTOOLCHAIN=local keeps a
+        # newer go from trying to download another toolchain; GO111MODULE=off builds the
+        # single file with no go.mod and no network.
+        GOCACHE=${GOCACHE:-$ROOT/$BIN/go-cache} GOTOOLCHAIN=local GO111MODULE=off GOFLAGS= \
+            "$GO" build -o "$BIN/$p-go" "$src" ;;
+    gccgo) "$GCCGO" -O2 -g -o "$BIN/$p-gccgo" "$src" ;;
+    esac
+}
+for v in $GO_VARIANTS; do
+    na_var=NA_$v
+    [ -n "${!na_var}" ] && continue
+    for p in gcbench binarytrees; do
+        if ! build_go $p $v > "$LOGS/build-$p-$v.log" 2>&1; then
+            note "build of $p-$v failed (see $LOGS/build-$p-$v.log): its rows will say n/a"
+            tail -n 3 "$LOGS/build-$p-$v.log" >&2
+            printf -v "$na_var" '%s' "n/a (build failed)"
+            break
+        fi
+    done
 done
 
 # ------------------------------------------------------------------------------------------
@@ -197,10 +250,17 @@ alloc_workload() { # title prog args...
     local title=$1 prog=$2; shift 2
     local tag=${prog}${1:+-$1}
     want "$tag" || return 0
-    note "$tag: $REPS runs x ${VARIANTS// /, }"
-    for v in $VARIANTS; do rm -f "$BIN/data/$tag-$v"; done
+    # every variant gets a row; those whose toolchain is missing are not run
+    local all="$VARIANTS $GO_VARIANTS" runnable="" v na
+    for v in $all; do
+        na=NA_${v//-/_}
+        [ -n "${!na:-}" ] || runnable="$runnable $v"
+    done
+    runnable=${runnable# }
+    note "$tag: $REPS runs x ${runnable// /, }"
+    for v in $all; do rm -f "$BIN/data/$tag-$v"; done
     for r in $(seq 1 "$REPS"); do
-        for v in $VARIANTS; do
+        for v in $runnable; do
             run_one "$tag-$v" "$LOGS/$tag-$v.$r.log" -- "$BIN/$prog-$v" "$@"
         done
     done
@@ -212,7 +272,12 @@ alloc_workload() { # title prog args...
     out ""
     out "| variant | wall s (median) | wall s (min-max) | CPU s | peak RSS MiB | GCs | max pause ms | gogc-typed/this wall | gogc-typed/this RSS | gogc-untyped/this wall | gogc-untyped/this RSS |"
     out "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for v in $VARIANTS; do
+    for v in $all; do
+        na=NA_${v//-/_}
+        if [ -n "${!na:-}" ]; then
+            out "| $v | ${!na} | - | - | - | - | - | - | - | - | - |"
+            continue
+        fi
         local f="$tag-$v" w rss cpu gcs mp mm fails
         w=$(col 1 "$f" | median); rss=$(col 2 "$f" | median); cpu=$(col 3 "$f" | median)
         gcs=$(col 4 "$f" | grep -v '^$' | median); mp=$(col 5 "$f" | grep -v '^$' | median)
@@ -233,10 +298,14 @@ alloc_workload() { # title prog args...
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $(nproc) online CPUs, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
     echo "- gogc $(git describe --always --dirty 2>/dev/null || echo unknown), static $LIB; bdwgc $(dpkg-query -W -f='${Version}' libgc1 2>/dev/null), jemalloc $(dpkg-query -W -f='${Version}' libjemalloc2 2>/dev/null), mimalloc $(dpkg-query -W -f='${Version}' libmimalloc2.0 2>/dev/null), glibc $(ldd --version | head -n1 | awk '{print $NF}'); $($CC --version | head -n1), -O2"
     echo "- method: $REPS runs per variant, round-robin; wall time measured around the process, medians shown; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Go peers (gcbench, binary-trees; the same programs in Go, benches/go/; GOGC and GOMAXPROCS unset): go = ${NA_go:-$GO_VERSION (\`$GO build\`)}; gccgo = ${NA_gccgo:-$GCCGO $GCCGO_VERSION -O2, the libgo collector}"
     echo "- collectors at their defaults: gogc GOGC=100 with $(nproc) mark workers; bdwgc with its parallel markers started (GC_start_mark_threads), GC_MARKERS unset, interior pointers on"
 } | tee -a "$REPORT"
 
 alloc_workload "GCBench (long-lived tree depth 16 + 500000 doubles; temporaries of depth 4..16, 32-byte nodes)" gcbench
+if [ "$MODE" = full ]; then
+    alloc_workload "GCBench, larger (long-lived tree depth 20 = 64 MiB + 500000 doubles; stretch depth 20, temporaries of depth 4..18, 32-byte nodes)" gcbench 20 18
+fi
 alloc_workload "binary-trees, depth 16 (16-byte nodes)" binarytrees 16
 if [ "$MODE" = full ]; then
     alloc_workload "binary-trees, depth 21 (16-byte nodes)" binarytrees 21
@@ -313,8 +382,8 @@ T_END=$(date +%s)
     echo
     echo "Notes:"
     echo "- wall = whole process (start-up, heap build, checks). CPU s = user+sys of all threads (mark workers and the background sweeper included). Ratio columns: gogc's median divided by this row's; < 1 means gogc is faster or smaller."
-    echo "- GCs and max pause: the program's own counters. gogc: MStats.numgc and the largest pause_ns (a 256-entry ring: with more than 256 collections it is the max of the last 256); bdwgc: GC_get_gc_no() and the longest GC_EVENT_START..GC_EVENT_END. glibc/jemalloc/mimalloc free every tree explicitly."
-    echo "- markbench: ms per GC is the wall time of runtime_GC() (which also sweeps the whole heap before returning) or GC_gcollect() (which sweeps lazily later); pause is each collector's stop-the-world time (mark + termination) and is the column to compare. MiB/s per worker = live MiB / pause / workers. bdwgc is built with interior pointers off there, so its objects are 32 bytes like gogc's (with them on, every object would take 48). Medians of $MARK_GCS timed collections after one warm-up${MARK_1G_NOTE:-}."
+    echo "- GCs and max pause: the program's own counters. gogc: MStats.numgc and the largest pause_ns (a 256-entry ring: with more than 256 collections it is the max of the last 256); bdwgc: GC_get_gc_no() and the longest GC_EVENT_START..GC_EVENT_END; go and gccgo: runtime.MemStats NumGC and the largest PauseNs entry (also a 256-entry ring). Both Go runtimes (gccgo-12's libgo carries Go 1.18's runtime) mark concurrently with the program, so their pauses are only the short stop-the-world phases, while gogc and bdwgc stop the world for the whole mark: compare wall and CPU time with them, not pauses. glibc/jemalloc/mimalloc free every tree explicitly."
+    want markbench && echo "- markbench: ms per GC is the wall time of runtime_GC() (which also sweeps the whole heap before returning) or GC_gcollect() (which sweeps lazily later); pause is each collector's stop-the-world time (mark + termination) and is the column to compare. MiB/s per worker = live MiB / pause / workers. bdwgc is built with interior pointers off there, so its objects are 32 bytes like gogc's (with them on, every object would take 48). Medians of $MARK_GCS timed collections after one warm-up${MARK_1G_NOTE:-}."
     echo "- $BUSY_RUNS of $TOTAL_RUNS runs started while something else kept the CPUs more than 15% busy (the script waited ${IDLE_SPENT} s in all for idle CPUs); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg). Total time $(( (T_END - T_START) / 60 )) min $(( (T_END - T_START) % 60 )) s."
 } | tee -a "$REPORT"
 

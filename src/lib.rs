@@ -53,3 +53,5 @@ pub mod gc;
 pub mod threads;
 pub mod host;
 pub mod ffi;
+#[doc(hidden)]
+pub mod bench_api;
