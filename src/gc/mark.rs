@@ -2,10 +2,35 @@
 //!
 //! ## Work
 //! A unit of work is an [`Obj`]: a range `[p, p+n)` and how to scan it (`ti`: a GC-program
-//! word, 0 for "look up the heap type", or [`TI_CONSERVATIVE`]). Each worker owns a
-//! crossbeam-deque `Worker` (LIFO, for locality); roots go into a shared `Injector`; idle
-//! workers steal batches from the injector and from each other. Blocks bigger than
-//! [`CHUNK`] are split so one big array does not serialise the mark.
+//! word with PRECISE/LOOP bits, [`TI_CONSERVATIVE`], or 0 for "look up the heap type when
+//! scanning"). Each worker owns a crossbeam-deque `Worker` (LIFO, for locality); roots go into
+//! a shared `Injector`; idle workers steal batches from the injector and from each other.
+//! Blocks bigger than [`CHUNK`] are split so one big array does not serialise the mark.
+//!
+//! ## The per-worker pipeline (latency hiding)
+//! Marking a big heap is a chain of dependent cache misses: the object's words, then for each
+//! candidate pointer its span record and its bitmap word. Three stages keep many misses in
+//! flight instead of one:
+//! 1. scanning an object puts each word that falls inside the arena into a 16-entry
+//!    candidate FIFO and prefetches its bitmap word and span record;
+//! 2. the oldest candidate is then resolved (`mark_candidate`): span checks, block base, mark
+//!    bit, and, if newly marked and scannable, the scan type, decided right there from the
+//!    span that is already at hand (the span's primary type when the block's bitmap says so,
+//!    else the per-object table, else conservative) and pushed on a private stack;
+//! 3. objects leave the stack through an 8-entry FIFO that prefetches them, so each is
+//!    scanned 8 objects after its line was requested.
+//! On a shuffled heap this makes marking several times faster than one miss at a time; on an
+//! allocation-ordered heap (hardware prefetchers already help) it costs a little.
+//!
+//! ## Scanning
+//! GC programs that are plain structs (only `GC_PTR`/`GC_APTR`, element of at most 64 words)
+//! are compiled once per mark and worker into a pointer mask (`Compiled`, a small direct-mapped
+//! cache keyed by program address); everything else goes through the interpreter (`gcprog`).
+//! Untyped blocks, stacks and roots are scanned word by word.
+//!
+//! ## Mark bits
+//! With two or more workers a mark bit is set by `fetch_or`; a single worker (GODEBUG=gcprocs=1
+//! or a 1-CPU machine) uses plain stores, and no external helper may join it then.
 //!
 //! ## Termination
 //! `IDLE` packs `(epoch << 32) | idle_workers`. A worker that finds nothing increments the idle
