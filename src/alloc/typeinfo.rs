@@ -28,7 +28,21 @@ fn bytes_table_size(n: usize) -> usize {
 
 /// Records `typ` for the object at `v` (`runtime_settype`). Returns true if `typ` is the
 /// span's primary type (the caller sets `bitmap::BIT_TYPED` for the object).
+#[inline(always)]
 pub fn settype(s: &mut MSpan, v: usize, typ: usize) -> bool {
+    // Fast path: a small span's table already has this type in slot 1 (the primary type).
+    if s.types.compression == MTYPES_BYTES && typ == s.types.primary {
+        // SAFETY: the Bytes table has SLOTS words then one index byte per object; slot 1 holds
+        // the primary type (the first type recorded in the table).
+        unsafe { *((s.types.data + SLOTS * 8) as *mut u8).add(s.obj_index(v)) = 1 };
+        return true;
+    }
+    settype_slow(s, v, typ)
+}
+
+#[cold]
+#[inline(never)]
+fn settype_slow(s: &mut MSpan, v: usize, typ: usize) -> bool {
     if s.types.primary == 0 {
         s.types.primary = typ;
     }
