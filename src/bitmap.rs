@@ -102,6 +102,16 @@ pub fn clear_scan_and_mark(v: usize) {
     w.fetch_and(!((BIT_SCAN | BIT_MARKED | BIT_TYPED) << sh), Ordering::Relaxed);
 }
 
+/// Plain (non-atomic) read-modify-write of `v`'s bits: `x' = (x & !clear) | set` for bits at
+/// shift 0. Only for a span the caller owns exclusively with no marker running: the sweeper
+/// that won the span's sweepgen CAS (see the module comment on ownership).
+#[inline(always)]
+pub fn update_owned(v: usize, clear: usize, set: usize) {
+    let (w, sh) = locate(v);
+    let x = w.load(Ordering::Relaxed);
+    w.store((x & !(clear << sh)) | (set << sh), Ordering::Relaxed);
+}
+
 /// Atomically sets the mark bit; returns true if this call set it (the block was unmarked).
 #[inline(always)]
 pub fn try_mark(v: usize) -> bool {

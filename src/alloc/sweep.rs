@@ -104,10 +104,32 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
         return true;
     }
 
-    // Small span. Objects already on the free list are marked so they are not freed twice.
+    // Small span. Ask for its bitmap words and type-index bytes up front: the loop below
+    // walks them in order and would otherwise wait for each line in turn.
+    {
+        let lo = bitmap::locate(sp.end() - 8).0 as *const _ as usize;
+        let hi = bitmap::locate(sp.base()).0 as *const _ as usize;
+        let mut a = lo & !63;
+        while a <= hi {
+            // SAFETY: prefetch is a hint and never faults.
+            unsafe { core::arch::x86_64::_mm_prefetch(a as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+            a += 64;
+        }
+        if let Some((t, n)) = typeinfo::index_bytes(sp) {
+            let mut a = t & !63;
+            while a < t + n {
+                // SAFETY: as above.
+                unsafe { core::arch::x86_64::_mm_prefetch(a as *const i8, core::arch::x86_64::_MM_HINT_T0) };
+                a += 64;
+            }
+        }
+    }
+    // Objects already on the free list are marked so they are not freed twice.
+    // The sweeper owns the span exclusively (it won the sweepgen CAS and no mark is running),
+    // so its bitmap words are updated with plain stores.
     let mut f = sp.freelist;
     while !f.is_null() {
-        bitmap::set_mark(f as usize);
+        bitmap::update_owned(f as usize, 0, bitmap::BIT_MARKED);
         // SAFETY: free-list objects link through word 0.
         f = unsafe { (*f).next };
     }
@@ -124,10 +146,10 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
             continue;
         }
         if b & bitmap::BIT_MARKED != 0 {
-            bitmap::clear_mark(v);
+            bitmap::update_owned(v, bitmap::BIT_MARKED, 0);
             continue;
         }
-        bitmap::clear_scan_and_mark(v);
+        bitmap::update_owned(v, bitmap::BIT_SCAN | bitmap::BIT_MARKED | bitmap::BIT_TYPED, 0);
         typeinfo::cleartype(sp, v);
         // SAFETY: v is a dead object of `size` bytes in a span we own.
         unsafe {
@@ -154,7 +176,7 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
     // Clear the marks we set on the old free list.
     let mut f = sp.freelist;
     while !f.is_null() {
-        bitmap::clear_mark(f as usize);
+        bitmap::update_owned(f as usize, bitmap::BIT_MARKED, 0);
         // SAFETY: free-list objects link through word 0.
         f = unsafe { (*f).next };
     }

@@ -91,6 +91,15 @@ fn settype_table(s: &mut MSpan, v: usize, typ: usize) {
     }
 }
 
+/// The per-object index bytes of a Bytes table (address, length), for prefetching.
+pub fn index_bytes(s: &MSpan) -> Option<(usize, usize)> {
+    if s.types.compression == MTYPES_BYTES {
+        Some((s.types.data + SLOTS * 8, s.nelems as usize))
+    } else {
+        None
+    }
+}
+
 /// Forgets the type of the object at `v` (it was freed).
 pub fn cleartype(s: &mut MSpan, v: usize) {
     match s.types.compression {
