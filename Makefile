@@ -68,9 +68,9 @@ check:
 	@$(CARGO) test --release --quiet
 	@test -f ctests/run.sh || { echo "check: ctests/run.sh is missing" >&2; exit 1; }
 	@echo "==> C tests under GODEBUG=checkmark=1 (every collection re-verified)"
-	@GODEBUG=checkmark=1 bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|[0-9]+ passed)' | sed 's/^/checkmark: /'; test $${PIPESTATUS[0]} -eq 0
+	@GODEBUG=checkmark=1 bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/checkmark: /'; test $${PIPESTATUS[0]} -eq 0
 	@echo "==> C tests under GODEBUG=stress=65536 (a collection every 64 KiB; the heavy tests run in the full pass only)"
-	@GODEBUG=stress=65536 CTEST_FILTER='$(STRESS_TESTS)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|[0-9]+ passed)' | sed 's/^/stress: /'; test $${PIPESTATUS[0]} -eq 0
+	@GODEBUG=stress=65536 CTEST_FILTER='$(STRESS_TESTS)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/stress: /'; test $${PIPESTATUS[0]} -eq 0
 	@echo "==> C tests (ctests/run.sh $(LIBDIR))"
 	@bash ctests/run.sh $(LIBDIR)
 

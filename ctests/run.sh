@@ -40,7 +40,11 @@ show_tail() { # file
 
 run_one() { # name variant binary
     local name=$1 variant=$2 bin=$3
-    local log=$OUT/logs/$name.$variant.log
+    # One log per GODEBUG setting too, so a failure in one pass of `make check` is not
+    # overwritten by the next pass.
+    local tag=${GODEBUG:-}
+    tag=${tag//[^A-Za-z0-9=]/_}
+    local log=$OUT/logs/$name.$variant${tag:+.$tag}.log
     local start end rc
     start=$(date +%s.%N)
     # The test's own output goes to the log; a dying test must not take the script with it.
