@@ -149,15 +149,15 @@ else
     GCCGO_VERSION="$("$GCCGO" -dumpfullversion 2>/dev/null || "$GCCGO" -dumpversion)"
 fi
 build_go() { # prog variant
-    local p=$1 v=$2 src=benches/go/$1.go
+    local p=$1 v=$2 src=benches/go/$1.go res=benches/go/result.go
     case $v in
     go)
         # A private build cache (HOME may be unset or read-only); GOTOOLCHAIN=local keeps a
         # newer go from trying to download another toolchain; GO111MODULE=off builds the
         # single file with no go.mod and no network.
         GOCACHE=${GOCACHE:-$ROOT/$BIN/go-cache} GOTOOLCHAIN=local GO111MODULE=off GOFLAGS= \
-            "$GO" build -o "$BIN/$p-go" "$src" ;;
-    gccgo) "$GCCGO" -O2 -g -o "$BIN/$p-gccgo" "$src" ;;
+            "$GO" build -o "$BIN/$p-go" "$src" "$res" ;;
+    gccgo) "$GCCGO" -O2 -g -o "$BIN/$p-gccgo" "$src" "$res" ;;
     esac
 }
 for v in $GO_VARIANTS; do
