@@ -48,8 +48,9 @@ BENCH_ARGS ?=
 
 # Known-flaky tests kept out of `make check` (each is named in an open issue with its failure
 # rate); run them with `make check-flaky`.
-#   t_mt_fork: about 1 run in 60 under GODEBUG=checkmark=1 finds the forking (main) thread's
-#              list freed early around a fork, in the parent and in the child (issue 4).
+#   t_mt_fork: about 1 run in 70 under GODEBUG=checkmark=1 finds the forking (main) thread's
+#              list freed early around a fork, or a forked child's first collection misses a
+#              reachable block (checkmark fatal error); cause not found yet (issue 4).
 # (t_mt_stress and t_mt_churn left this list after the sweep-generation fix: 100 of 100 runs.)
 FLAKY := ^t_mt_fork$$
 
