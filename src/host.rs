@@ -186,6 +186,8 @@ pub fn gc_release() {
 }
 
 /// Hands a Go finalizer to the host; false if it has no `run_finalizer`.
+// The pointers are handed to the host's callback, never dereferenced here.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn run_finalizer(fn_: *const c_void, obj: *mut c_void, ft: *const c_void, ot: *const c_void) -> bool {
     match get() {
         Some(GogcHost { run_finalizer: Some(f), ctx, .. }) => {

@@ -436,7 +436,8 @@ pub unsafe extern "C" fn runtime_ReadMemStats_go(out: *mut MStats) {
 /// C name of `runtime.ReadMemStats`.
 #[no_mangle]
 pub unsafe extern "C" fn runtime_ReadMemStats(out: *mut MStats) {
-    crate::gc::read_memstats(out as *mut u8, SIZEOF_C_MSTATS);
+    // SAFETY: the caller passes a buffer of at least the C MStats size (or NULL).
+    unsafe { crate::gc::read_memstats(out as *mut u8, SIZEOF_C_MSTATS) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -257,7 +257,10 @@ fn collect(force: i32, pct: i64) {
 /// Exact statistics: stop the world, flush and fold every cache, recompute, and copy the
 /// first `n` bytes of MStats to `out` (if non-null) before anyone can change them again
 /// (ReadMemStats).
-pub fn read_memstats(out: *mut u8, n: usize) {
+///
+/// # Safety
+/// `out` is null or points to `n` writable bytes.
+pub unsafe fn read_memstats(out: *mut u8, n: usize) {
     heap::ensure_init();
     crate::host::gc_acquire();
     world::prepare();
