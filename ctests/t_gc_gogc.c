@@ -170,7 +170,7 @@ static char out[1 << 16];
 static int run(const char *mode, const char *const *env)
 {
     int st;
-    if (gc_run_self(mode, env, out, sizeof out, &st) != 0) {
+    if (tu_run_self(mode, env, out, sizeof out, &st, 60) != 0) {
         CHECK(0, "could not start child %s", mode);
         return 0;
     }

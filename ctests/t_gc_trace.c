@@ -95,7 +95,7 @@ static int run_and_check(const char *what, const char *mode, const char *const *
                          int maxlines)
 {
     int st;
-    if (gc_run_self(mode, env, out, sizeof out, &st) != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (tu_run_self(mode, env, out, sizeof out, &st, 60) != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         CHECK(0, "%s: child failed (status %#x):\n%.3000s", what, st, out);
         return -1;
     }

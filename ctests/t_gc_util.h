@@ -12,12 +12,7 @@
  *                        span, so runtime_mlookup finds it; once the collector frees it the span
  *                        is gone (as long as nothing was allocated since, the pages cannot have
  *                        been reused). Used to tell, per object, whether a collection freed it.
- *  gc_run_self(mode, env, out, outcap, &status)
- *                        run this same executable again (fork + exec of /proc/self/exe) with
- *                        argv[1] = "--child", argv[2] = mode, after applying env ("NAME=value" sets,
- *                        "NAME" alone unsets; NULL-terminated). Returns the child's stdout+stderr
- *                        (merged, NUL-terminated) in out; status is the waitpid status. A fresh exec
- *                        is needed because GOGC and GODEBUG are read once per process.
+ *  (tu_run_self, to re-run this program in a fresh child, is in testutil.h.)
  */
 #ifndef GOGC_T_GC_UTIL_H
 #define GOGC_T_GC_UTIL_H
@@ -60,83 +55,6 @@ static TU_UNUSED int gc_large_live(const void *p)
     uintptr_t size = 0;
     MSpan *s = NULL;
     return runtime_mlookup((void *)p, &base, &size, &s) == 1;
-}
-
-static TU_UNUSED int gc_run_self(const char *mode, const char *const *env, char *out, size_t outcap,
-                                 int *status)
-{
-    int fds[2];
-    out[0] = 0;
-    *status = -1;
-    if (pipe(fds) != 0)
-        return -1;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        struct rlimit nocore = {0, 0};
-        setrlimit(RLIMIT_CORE, &nocore);
-        close(fds[0]);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[1]);
-        for (const char *const *e = env; e && *e; e++) {
-            const char *eq = strchr(*e, '=');
-            if (eq) {
-                char name[128];
-                size_t n = (size_t)(eq - *e);
-                if (n >= sizeof name)
-                    n = sizeof name - 1;
-                memcpy(name, *e, n);
-                name[n] = 0;
-                setenv(name, eq + 1, 1);
-            } else {
-                unsetenv(*e);
-            }
-        }
-        char *argv[] = {(char *)"gc-child", (char *)"--child", (char *)mode, NULL};
-        execv("/proc/self/exe", argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    double deadline = tu_now() + 60;
-    for (;;) {
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        int r = poll(&pfd, 1, 1000);
-        if (r < 0 && errno != EINTR)
-            break;
-        if (tu_now() > deadline) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        if (r <= 0)
-            continue;
-        char buf[4096];
-        ssize_t n = read(fds[0], buf, sizeof buf);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            break;
-        }
-        size_t take = (size_t)n;
-        if (len + take > outcap - 1)
-            take = outcap - 1 - len;
-        memcpy(out + len, buf, take);
-        len += take;
-        out[len] = 0;
-    }
-    close(fds[0]);
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-        ;
-    return 0;
 }
 
 /* A GoType with the given kind code, size and GC program. */

@@ -694,7 +694,7 @@ static int run_child(const char *mode, const char *env0, char *out, size_t cap)
 {
     const char *env[] = {env0, NULL};
     int status;
-    if (gc_run_self(mode, env, out, cap, &status) != 0) {
+    if (tu_run_self(mode, env, out, cap, &status, 60) != 0) {
         CHECK(0, "could not start child %s", mode);
         return 0;
     }

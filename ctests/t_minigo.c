@@ -802,7 +802,7 @@ int main(int argc, char **argv)
             env[0] = "GODEBUG";
         }
         int status = 0;
-        int killed = mt_run_self(runs[i].mode, env, out, sizeof out, &status, 60);
+        int killed = tu_run_self(runs[i].mode, env, out, sizeof out, &status, 60);
         char b[64];
         int ok = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
         CHECK(ok, "mode %s (%s) ended with %s%s; output:\n%s", runs[i].mode, env[0],
@@ -814,7 +814,7 @@ int main(int argc, char **argv)
     /* Control: without the suspended coroutine stacks as roots the workload must fail. */
     const char *env[] = {"MINIGO_DROP=1", NULL};
     int status = 0;
-    int killed = mt_run_self("signal", env, out, sizeof out, &status, 20);
+    int killed = tu_run_self("signal", env, out, sizeof out, &status, 20);
     char b[64];
     int failed = killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     printf("control (MINIGO_DROP=1: suspended stacks not reported): %s, %s\n",

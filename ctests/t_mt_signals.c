@@ -300,7 +300,7 @@ int main(int argc, char **argv)
     const char *envv[] = {env, NULL};
     static char out[1 << 16];
     int status = 0;
-    int killed = mt_run_self("rtsig", envv, out, sizeof out, &status, 90);
+    int killed = tu_run_self("rtsig", envv, out, sizeof out, &status, 90);
     char b[64];
     CHECK(!killed && WIFEXITED(status) && WEXITSTATUS(status) == 0,
           "child with %s ended with %s%s; its output:\n%s", env, mt_status_str(status, b, sizeof b),

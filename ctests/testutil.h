@@ -11,6 +11,10 @@
  *                            EXPECT_EXIT(2)          exited with that status (the `panic:` case)
  *                          A child that outlives TU_FATAL_TIMEOUT seconds is killed and fails.
  *                          The child's stderr stays in tu_child_stderr for further checks.
+ *  tu_run_self(mode, env, out, cap, &status, timeout_s)
+ *                          re-run this executable (exec of /proc/self/exe, argv {prog, "--child",
+ *                          mode}) with env applied, for what the library reads at load time
+ *                          (GODEBUG, GOGC, GOGC_SUSPEND_SIGNAL); see its definition.
  *
  * Include this file first: it selects _GNU_SOURCE before any system header.
  */
@@ -319,5 +323,89 @@ static TU_UNUSED uintptr_t tu_expected_class_size(uintptr_t n)
 
 #define TU_PAGE 8192UL
 #define TU_ROUND_PAGE(n) (((n) + TU_PAGE - 1) & ~(TU_PAGE - 1))
+
+/* Re-runs this program as `PROG --child MODE` in a fresh process (so GODEBUG and the other
+ * variables in `env`, read at library load, take effect): each "NAME=value" is set and each bare
+ * "NAME" unset in the child. Collects its stdout+stderr into `out` (NUL-terminated, truncated to
+ * `cap`) and its wait status into `*status`; kills it after `timeout_s` seconds. Returns -1 if it
+ * could not be started, 1 if it was killed for the timeout, else 0. */
+static TU_UNUSED int tu_run_self(const char *mode, const char *const *env, char *out, size_t cap, int *status,
+                                 int timeout_s)
+{
+    int fds[2];
+    out[0] = 0;
+    *status = -1;
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        struct rlimit nocore = {0, 0};
+        setrlimit(RLIMIT_CORE, &nocore);
+        close(fds[0]);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[1]);
+        for (const char *const *e = env; e && *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (eq) {
+                char name[128];
+                size_t n = (size_t)(eq - *e);
+                if (n >= sizeof name)
+                    n = sizeof name - 1;
+                memcpy(name, *e, n);
+                name[n] = 0;
+                setenv(name, eq + 1, 1);
+            } else {
+                unsetenv(*e);
+            }
+        }
+        char *argv[] = {(char *)"child", (char *)"--child", (char *)mode, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    size_t len = 0;
+    int killed = 0;
+    double deadline = tu_now() + timeout_s;
+    for (;;) {
+        if (!killed && tu_now() > deadline) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int r = poll(&pfd, 1, 200);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0)
+            continue;
+        char buf[4096];
+        ssize_t n = read(fds[0], buf, sizeof buf);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            break;
+        }
+        size_t take = (size_t)n;
+        if (len + take > cap - 1)
+            take = cap - 1 - len;
+        memcpy(out + len, buf, take);
+        len += take;
+        out[len] = 0;
+    }
+    close(fds[0]);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    return killed;
+}
 
 #endif /* GOGC_TESTUTIL_H */
