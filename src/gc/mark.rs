@@ -968,38 +968,18 @@ fn scan_untyped_item(cx: &mut Ctx<'_>, o: Obj) {
         let sp = unsafe { &*s };
         if sp.state == MSPAN_IN_USE { typeinfo::gettype_in(sp, o.p) } else { 0 }
     };
-    if typ == 0 {
-        if o.n > CHUNK {
-            push_split(cx, Obj { p: o.p, n: o.n, ti: TI_CONSERVATIVE });
-        } else {
-            conservative(cx, o.p, o.n);
-        }
-        return;
-    }
-    let t = typ & !7;
-    // SAFETY: the type word names a type descriptor; __gc is at offset 40.
-    let pc = unsafe { *((t + 40) as *const usize) };
-    match typ & 7 {
-        TYPEINFO_SINGLE_OBJECT => {
-            if pc != 0 {
-                scan_prog(cx, o.p, o.n, pc | PRECISE);
-            }
-        }
-        TYPEINFO_ARRAY => {
-            // SAFETY: pc is a GC program; word 0 is its element size.
-            if pc != 0 && unsafe { *(pc as *const usize) } != 0 {
-                if o.n > CHUNK {
-                    push_split(cx, Obj { p: o.p, n: o.n, ti: pc | PRECISE | LOOP });
-                } else {
-                    scan_prog(cx, o.p, o.n, pc | PRECISE | LOOP);
-                }
-            }
-        }
-        TYPEINFO_CHAN => gcprog::scan(o.p, o.n, Start::Chan { chantype: t }, cx),
-        _ => {
+    match type_ti(typ) {
+        TI_NONE => {}
+        // Channels (and invalid records) have no program word to queue with.
+        0 if typ & 7 == TYPEINFO_CHAN => gcprog::scan(o.p, o.n, Start::Chan { chantype: typ & !7 }, cx),
+        0 => {
             crate::rprint!("scanblock {:#x} {} type {:#x}\n", o.p, o.n, typ);
             throw("scanblock: invalid type");
         }
+        // Big blocks go back to the queue in CHUNK pieces (see push_split).
+        ti if o.n > CHUNK => push_split(cx, Obj { p: o.p, n: o.n, ti }),
+        TI_CONSERVATIVE => conservative(cx, o.p, o.n),
+        ti => scan_prog(cx, o.p, o.n, ti),
     }
 }
 
