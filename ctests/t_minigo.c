@@ -647,7 +647,7 @@ static void gc_coroutine(void *argp)
 {
     (void)argp;
     while (!__atomic_load_n(&pipeline_finished, __ATOMIC_SEQ_CST) || mt_numgc() - gc_at_start < MIN_GC + 10) {
-        mg_gc(1);
+        runtime_gc(1);
         __atomic_add_fetch(&gc_coroutine_calls, 1, __ATOMIC_RELAXED);
         for (int i = 0; i < 20 && !__atomic_load_n(&pipeline_finished, __ATOMIC_SEQ_CST); i++)
             mg_yield();
@@ -668,7 +668,7 @@ static void main_idle(void)
 {
     /* The main thread collects too (a non-worker collector). */
     idle_calls++;
-    mg_gc_from_main(1);
+    runtime_gc(1);
     main_gcs++;
 }
 

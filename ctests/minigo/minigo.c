@@ -560,10 +560,6 @@ static void mg_host_gc_release(void *ctx)
     __atomic_store_n(&mg_gc_sem, 0, __ATOMIC_RELEASE);
 }
 
-static void mg_gc(int force) { runtime_gc(force); }
-
-static void mg_gc_from_main(int force) { runtime_gc(force); }
-
 static void *mg_alloc(uintptr_t size, uintptr_t typ, uint32_t flag)
 {
     return runtime_mallocgc(size, typ, flag);

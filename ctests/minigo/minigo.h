@@ -95,8 +95,6 @@ static int mg_recv(Hchan *c, void *out);    /* 0: closed and empty (out zeroed) 
 static void mg_close(Hchan *c);
 static void *mg_alloc(uintptr_t size, uintptr_t typ, uint32_t flag);
 static void *mg_new(const GoType *t);
-static void mg_gc(int force);               /* a collection requested by a coroutine */
-static void mg_gc_from_main(int force);     /* the same from a non-worker thread */
 static int mg_mode(void);
 static mg_stats mg_get_stats(void);
 
