@@ -46,23 +46,21 @@ TODAY   := $(shell date +%F)
 # Extra arguments for build/alloc_bench under `make bench` / `make bench-quick` (e.g. --reps 21).
 BENCH_ARGS ?=
 
-# Known-flaky tests kept out of `make check` (each is named in an open issue with its failure
-# rate); run them with `make check-flaky`.
-#   t_mt_fork: about 1 run in 70 under GODEBUG=checkmark=1 finds the forking (main) thread's
-#              list freed early around a fork, or a forked child's first collection misses a
-#              reachable block (checkmark fatal error); cause not found yet (issue 4).
-#   t_mt_stress: passed 100 of 100 runs after the sweep-generation fix, but later died once of
-#              SIGSEGV under checkmark on a heavily loaded machine (issue 4; probably the same
-#              rare lost-root bug as t_mt_fork).
-# (t_mt_churn left this list after the sweep-generation fix: 50 of 50 runs and every suite run.)
-#   t_minigo:  its coop child (minigo's own stop_world + gc_acquire, GODEBUG=gcprocs=1) hung once
-#              in about 40 runs of the whole test (killed after 60 s); 60 direct runs of that
-#              child passed; cause not found (issue 4).
-FLAKY := ^t_(mt_fork|mt_stress|minigo)$$
+# Known-flaky tests kept out of `make check` (each must be named in an open issue with its
+# failure rate); run them with `make check-flaky`. None at the moment: the three that were here
+# (t_mt_fork, t_mt_stress, t_minigo) came back after their causes were found and fixed (issue 4:
+# a stop that could leave a stopped thread's stack unscanned, a checkmark pass that scanned an
+# exiting thread the first pass had skipped, and two flushes of one exiting thread's cache under
+# a cooperative host).
+FLAKY := ^$$
 
 # Tests that also run under GODEBUG=stress=65536 in `make check` (the rest take minutes under
 # stress on 2 cores; `bash ctests/run_knobs.sh target/release` runs the whole suite under each knob).
-STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|mt_fork|mt_signals|gc_mixed)$$
+# t_mt_signals is not among them: its sender waits for each of 6000 signals to be handled, and
+# with a stop-the-world every 64 KiB of allocation most targets are parked when their signal
+# arrives, so a run takes anywhere from 2 s to over 2 minutes on 2 cores (timing, not a
+# failure: it runs in the checkmark and plain passes).
+STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|mt_fork|gc_mixed)$$
 
 .PHONY: check-flaky all check header demo bench bench-quick bench-deps bench-micro install uninstall clean
 

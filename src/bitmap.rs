@@ -185,6 +185,52 @@ pub fn unmarkspan(v: usize, nbytes: usize) {
     }
 }
 
+/// The sweep of a small span, one bitmap word (16 heap words) at a time: for the `size`-byte
+/// blocks that start in `[base, limit)` (`base` 16-word aligned), every mark bit is cleared,
+/// and each allocated, unmarked block loses its scan and typed bits (keeping "allocated", as
+/// `markfreed` leaves it) and is passed to `dead`, in address order. Returns how many died.
+/// Only block starts are considered (computed from `size`, so a stray bit elsewhere, like the
+/// boundary markspan leaves just past the last block, is never taken for a block). Only for a
+/// span the caller owns exclusively with no marker running (plain stores, as
+/// [`update_owned`]).
+#[inline]
+pub fn sweep_owned(base: usize, limit: usize, size: usize, mut dead: impl FnMut(usize)) -> u32 {
+    const LO16: usize = 0xffff;
+    let step = size / 8;
+    let end = (limit - base) / 8; // in words from base
+    let first = locate(base).0 as *const AtomicUsize;
+    let mut ndead = 0;
+    let mut next = 0; // word offset of the next block start
+    let mut k = 0;
+    while next < end {
+        let lo = k * WORDS_PER_BITMAP_WORD;
+        let hi = (lo + WORDS_PER_BITMAP_WORD).min(end);
+        let mut starts = 0usize;
+        while next < hi {
+            starts |= 1 << (next - lo);
+            next += step;
+        }
+        // SAFETY: the bitmap grows downward, one word per 16 heap words; this region lies
+        // below `limit`, inside the mapped arena, so its word is mapped.
+        let w = unsafe { &*first.sub(k) };
+        let x = w.load(Ordering::Relaxed);
+        let died = x & starts & !((x >> 32) & LO16);
+        let new = x & !((LO16 << 32) | (died << 16) | (died << 48));
+        if new != x {
+            w.store(new, Ordering::Relaxed);
+        }
+        let region = base + lo * 8;
+        let mut d = died;
+        while d != 0 {
+            dead(region + d.trailing_zeros() as usize * 8);
+            d &= d - 1;
+            ndead += 1;
+        }
+        k += 1;
+    }
+    ndead
+}
+
 /// `runtime_checkfreed`: a no-op, as `runtime_checking` is never set in gccgo.
 pub fn checkfreed(_v: usize, _n: usize) {}
 
@@ -192,38 +238,54 @@ pub fn checkfreed(_v: usize, _n: usize) {}
 mod tests {
     use super::*;
 
+    /// A fresh large block for a test that rewrites its bitmap words: allocated without
+    /// triggering a collection, then swept if a concurrent collection (another test's) marked
+    /// it meanwhile. The test body runs under the GC lock, so no collection marks or sweeps
+    /// the block while its bits are rewritten.
+    fn with_private_block(npages: usize, body: impl FnOnce(usize)) {
+        crate::heap::ensure_init();
+        let flags = crate::config::FLAG_NO_SCAN | crate::config::FLAG_NO_INVOKE_GC;
+        let v = crate::alloc::malloc::mallocgc(npages * 8192, 0, flags) as usize;
+        crate::gc::with_gc_lock(|| {
+            // SAFETY: span records are never unmapped; v keeps its span in use.
+            crate::alloc::sweep::ensure_swept(unsafe { &*arena::span_of(v) });
+            body(v);
+        });
+        core::hint::black_box(v);
+    }
+
     /// Encoding round trips on real arena memory (the arena is initialised on demand).
     #[test]
     fn codec_round_trips() {
-        crate::heap::ensure_init();
-        // Grab a fresh large object so no other test shares its bitmap words.
-        let v = crate::alloc::malloc::mallocgc(3 * 8192, 0, crate::config::FLAG_NO_SCAN) as usize;
-        assert_eq!(bits(v), BIT_ALLOCATED);
-        unmarkspan(v, 3 * 8192);
-        assert_eq!(bits(v), 0);
-        markspan(v, 48, 10, true);
-        for i in 0..10 {
-            assert_eq!(bits(v + 48 * i), BIT_ALLOCATED, "block {i}");
-            assert_eq!(bits(v + 48 * i + 8), 0);
-        }
-        assert_eq!(bits(v + 480), BIT_ALLOCATED, "leftover boundary");
-        markscan(v + 48);
-        assert_eq!(bits(v + 48), BIT_ALLOCATED | BIT_SCAN);
-        assert!(try_mark(v + 48));
-        assert!(!try_mark(v + 48));
-        assert_eq!(bits(v + 48), BIT_MASK);
-        assert_eq!(bits(v), BIT_ALLOCATED, "neighbour untouched");
-        clear_scan_and_mark(v + 48);
-        assert_eq!(bits(v + 48), BIT_ALLOCATED);
-        markscan(v + 96);
-        set_mark(v + 96);
-        markfreed(v + 96);
-        assert_eq!(bits(v + 96), BIT_ALLOCATED);
-        marknogc(v + 144);
-        assert_eq!(bits(v + 144), BIT_BOUNDARY);
-        unmarkspan(v, 3 * 8192);
-        markspan(v, 0, 0, true);
-        assert_eq!(bits(v), BIT_ALLOCATED);
+        // A fresh large object, so no other test shares its bitmap words.
+        with_private_block(3, |v| {
+            assert_eq!(bits(v), BIT_ALLOCATED);
+            unmarkspan(v, 3 * 8192);
+            assert_eq!(bits(v), 0);
+            markspan(v, 48, 10, true);
+            for i in 0..10 {
+                assert_eq!(bits(v + 48 * i), BIT_ALLOCATED, "block {i}");
+                assert_eq!(bits(v + 48 * i + 8), 0);
+            }
+            assert_eq!(bits(v + 480), BIT_ALLOCATED, "leftover boundary");
+            markscan(v + 48);
+            assert_eq!(bits(v + 48), BIT_ALLOCATED | BIT_SCAN);
+            assert!(try_mark(v + 48));
+            assert!(!try_mark(v + 48));
+            assert_eq!(bits(v + 48), BIT_MASK);
+            assert_eq!(bits(v), BIT_ALLOCATED, "neighbour untouched");
+            clear_scan_and_mark(v + 48);
+            assert_eq!(bits(v + 48), BIT_ALLOCATED);
+            markscan(v + 96);
+            set_mark(v + 96);
+            markfreed(v + 96);
+            assert_eq!(bits(v + 96), BIT_ALLOCATED);
+            marknogc(v + 144);
+            assert_eq!(bits(v + 144), BIT_BOUNDARY);
+            unmarkspan(v, 3 * 8192);
+            markspan(v, 0, 0, true);
+            assert_eq!(bits(v), BIT_ALLOCATED);
+        });
     }
 
     fn typed_bit(v: usize) -> bool {
@@ -235,38 +297,98 @@ mod tests {
     /// neighbours, and every way a block is freed or re-initialised clears it.
     #[test]
     fn typed_bit_lifecycle() {
-        crate::heap::ensure_init();
-        let v = crate::alloc::malloc::mallocgc(2 * 8192, 0, crate::config::FLAG_NO_SCAN) as usize;
-        unmarkspan(v, 2 * 8192);
-        markspan(v, 32, 8, false);
-        markscan_typed(v, true);
-        markscan_typed(v + 32, false);
-        assert!(typed_bit(v) && !typed_bit(v + 32));
-        assert_eq!(bits(v), BIT_ALLOCATED | BIT_SCAN, "typed is outside BIT_MASK");
-        assert_eq!(bits(v + 64), BIT_ALLOCATED, "neighbour untouched");
-        // Re-typing a block with another type clears the bit.
-        markscan_typed(v, false);
-        assert!(!typed_bit(v));
-        markscan_typed(v, true);
-        assert!(try_mark(v));
-        assert!(typed_bit(v));
-        // Sweep of a dead small object.
-        clear_scan_and_mark(v);
-        assert!(!typed_bit(v));
-        assert_eq!(bits(v), BIT_ALLOCATED);
-        // Explicit frees.
-        markscan_typed(v + 64, true);
-        markfreed(v + 64);
-        assert!(!typed_bit(v + 64));
-        markscan_typed(v + 96, true);
-        markfreed_owned(v + 96);
-        assert!(!typed_bit(v + 96));
-        // The span going back to the page heap, and a fresh layout.
-        markscan_typed(v + 128, true);
-        unmarkspan(v, 2 * 8192);
-        assert!(!typed_bit(v + 128));
-        markscan_typed(v + 160, true);
-        markspan(v, 32, 8, false);
-        assert!(!typed_bit(v + 160));
+        with_private_block(2, |v| {
+            unmarkspan(v, 2 * 8192);
+            markspan(v, 32, 8, false);
+            markscan_typed(v, true);
+            markscan_typed(v + 32, false);
+            assert!(typed_bit(v) && !typed_bit(v + 32));
+            assert_eq!(
+                bits(v),
+                BIT_ALLOCATED | BIT_SCAN,
+                "typed is outside BIT_MASK"
+            );
+            assert_eq!(bits(v + 64), BIT_ALLOCATED, "neighbour untouched");
+            // Re-typing a block with another type clears the bit.
+            markscan_typed(v, false);
+            assert!(!typed_bit(v));
+            markscan_typed(v, true);
+            assert!(try_mark(v));
+            assert!(typed_bit(v));
+            // Sweep of a dead small object.
+            clear_scan_and_mark(v);
+            assert!(!typed_bit(v));
+            assert_eq!(bits(v), BIT_ALLOCATED);
+            // Explicit frees.
+            markscan_typed(v + 64, true);
+            markfreed(v + 64);
+            assert!(!typed_bit(v + 64));
+            markscan_typed(v + 96, true);
+            markfreed_owned(v + 96);
+            assert!(!typed_bit(v + 96));
+            // The span going back to the page heap, and a fresh layout.
+            markscan_typed(v + 128, true);
+            unmarkspan(v, 2 * 8192);
+            assert!(!typed_bit(v + 128));
+            markscan_typed(v + 160, true);
+            markspan(v, 32, 8, false);
+            assert!(!typed_bit(v + 160));
+        });
+    }
+
+    /// The word-at-a-time sweep: dead blocks (allocated, unmarked) are reported in address order
+    /// and lose scan/typed; live ones keep scan/typed and lose the mark; FlagNoGC blocks and the
+    /// leftover boundary past the last block are never reported; every mark bit is cleared.
+    #[test]
+    fn sweep_by_words() {
+        with_private_block(2, |v| {
+            unmarkspan(v, 2 * 8192);
+            // 48-byte blocks straddle bitmap words (16 words = 128 bytes); 300 blocks end
+            // mid-word at 14400 bytes, with a leftover boundary bit after them.
+            let (size, n) = (48, 300);
+            markspan(v, size, n, true);
+            let mut expect = Vec::new();
+            for i in 0..n {
+                let b = v + i * size;
+                match i % 5 {
+                    0 => {
+                        markscan_typed(b, true);
+                        set_mark(b); // live, typed
+                    }
+                    1 => {
+                        markscan(b);
+                        expect.push(b); // dead, scan
+                    }
+                    2 => {
+                        markscan_typed(b, true);
+                        expect.push(b); // dead, typed
+                    }
+                    3 => marknogc(b), // invisible: never dies
+                    _ => {
+                        set_mark(b); // live, noscan
+                    }
+                }
+            }
+            let mut got = Vec::new();
+            let nd = sweep_owned(v, v + n * size, size, |b| got.push(b));
+            assert_eq!(got, expect);
+            assert_eq!(nd as usize, expect.len());
+            for i in 0..n {
+                let b = v + i * size;
+                let want = match i % 5 {
+                    0 => BIT_ALLOCATED | BIT_SCAN,
+                    1 | 2 | 4 => BIT_ALLOCATED,
+                    _ => BIT_BOUNDARY,
+                };
+                assert_eq!(bits(b), want, "block {i}");
+                assert_eq!(typed_bit(b), i % 5 == 0, "typed bit of block {i}");
+            }
+            assert_eq!(
+                bits(v + n * size),
+                BIT_ALLOCATED,
+                "leftover boundary untouched"
+            );
+            unmarkspan(v, 2 * 8192);
+        });
     }
 }

@@ -251,21 +251,34 @@ pub fn stop_world() {
     REG.lock.lock();
     let gen = NEXT_GEN.fetch_add(2, Ordering::AcqRel) | 1;
     ACKS.store(0, Ordering::Release);
-    STOP_GEN.store(gen, Ordering::Release);
     let me = tls::thread() as *mut ThreadRec;
     let sig = suspend_signal();
     // SAFETY: registry lock held by us for the whole stop.
     let r = unsafe { REG.get_mut_unchecked() };
+    // Every saved stack pointer is cleared *before* the new generation is published: a signal
+    // re-sent during an earlier stop can arrive late, see this generation and park the thread
+    // at once; clearing its pointer after that would leave a stopped thread whose stack is
+    // never scanned.
     let mut t = r.head;
     while !t.is_null() {
         // SAFETY: registered records stay valid while the registry lock is held.
         unsafe {
             (*t).saved_sp.store(0, Ordering::Relaxed);
+            t = (*t).next;
+        }
+    }
+    STOP_GEN.store(gen, Ordering::Release);
+    let mut t = r.head;
+    while !t.is_null() {
+        // SAFETY: registered records stay valid while the registry lock is held.
+        unsafe {
             if t != me
                 && (*t).exiting.load(Ordering::Acquire) == 0
                 && libc::pthread_kill((*t).tid, sig) != 0
             {
-                // The thread is gone without detaching: stopped, with nothing to scan.
+                // The thread is gone without detaching: stopped, with nothing to scan (and
+                // treated as exiting from now on).
+                (*t).exiting.store(1, Ordering::Release);
                 (*t).acked.store(gen, Ordering::Release);
             }
             t = (*t).next;
@@ -301,6 +314,18 @@ pub fn stop_world() {
         }
         futex_wait_timeout(&ACKS, a, 1_000_000);
     }
+    // Every stopped thread that is not exiting published where its stack starts; one that
+    // did not would be left out of the roots and its objects freed under it.
+    let mut t = r.head;
+    while !t.is_null() {
+        // SAFETY: as above.
+        unsafe {
+            if t != me && (*t).exiting.load(Ordering::Acquire) == 0 && (*t).saved_sp.load(Ordering::Acquire) == 0 {
+                crate::fatal::throw("stop_world: a stopped thread has no stack pointer");
+            }
+            t = (*t).next;
+        }
+    }
 }
 
 /// Restarts the threads stopped by [`stop_world`] and unlocks the registry.
@@ -311,7 +336,7 @@ pub fn start_world() {
 }
 
 /// With the world stopped: calls `f(saved_sp, stack_lo, stack_hi)` for every other attached
-/// thread that is stopped.
+/// thread that is stopped and not exiting.
 pub fn for_each_stopped_thread(mut f: impl FnMut(usize, usize, usize)) {
     let me = tls::thread() as *mut ThreadRec;
     // SAFETY: the stopper holds the registry lock.
@@ -321,9 +346,38 @@ pub fn for_each_stopped_thread(mut f: impl FnMut(usize, usize, usize)) {
         // SAFETY: registered records stay valid while the registry lock is held.
         unsafe {
             let sp = (*t).saved_sp.load(Ordering::Acquire);
-            if t != me && sp != 0 {
+            // An exiting thread counts as stopped without acknowledging, so it may park (and
+            // publish a stack pointer) at any moment of the stop, or never: its stack is not a
+            // root in any pass of the collection (it no longer uses heap pointers), so the mark
+            // and a checkmark pass see the same roots.
+            if t != me && sp != 0 && (*t).exiting.load(Ordering::Acquire) == 0 {
                 f(sp, (*t).stack_lo, (*t).stack_hi);
             }
+            t = (*t).next;
+        }
+    }
+}
+
+/// For fatal diagnostics (world stopped): prints every attached thread's stack and state.
+pub fn debug_dump() {
+    let me = tls::thread() as *mut ThreadRec;
+    // SAFETY: the stopper holds the registry lock (or the process is about to die).
+    let r = unsafe { REG.get_mut_unchecked() };
+    let mut t = r.head;
+    while !t.is_null() {
+        // SAFETY: registered records stay valid while the registry lock is held.
+        unsafe {
+            crate::rprint!(
+                "runtime: thread {:#x}{} stack [{:#x}, {:#x}) saved sp {:#x} acked {} exiting {} (stop gen {})\n",
+                (*t).tid as usize,
+                if t == me { " (collector)" } else { "" },
+                (*t).stack_lo,
+                (*t).stack_hi,
+                (*t).saved_sp.load(Ordering::Relaxed),
+                (*t).acked.load(Ordering::Relaxed),
+                (*t).exiting.load(Ordering::Relaxed),
+                STOP_GEN.load(Ordering::Relaxed)
+            );
             t = (*t).next;
         }
     }

@@ -73,6 +73,7 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     enter(c);
     let v: usize;
     let alloc_size: usize;
+    let span: *mut crate::heap::span::MSpan;
     let slow = config::slow_alloc();
     if size <= MAX_SMALL_SIZE && !(slow && config::efence()) {
         if flag & (FLAG_NO_SCAN | FLAG_NO_GC) == FLAG_NO_SCAN && size < TINY_SIZE {
@@ -107,23 +108,24 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
         c.local_cachealloc += sz as isize;
         v = p as usize;
         alloc_size = sz;
+        // The private list holds objects of the cached span only (no span-map lookup).
+        span = c.alloc[cl];
     } else {
         v = large_alloc(size, flag);
         alloc_size = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        span = arena::span_of(v);
     }
     if flag & FLAG_NO_GC != 0 {
         bitmap::marknogc(v);
         if typ != 0 && flag & FLAG_NO_SCAN == 0 {
-            let s = arena::span_of(v);
             // SAFETY: as below; the block is invisible to the collector, the record is for
             // runtime_gettype only.
-            let _ = unsafe { typeinfo::settype(&mut *s, v, typ) };
+            let _ = unsafe { typeinfo::settype(&mut *span, v, typ) };
         }
     } else if flag & FLAG_NO_SCAN == 0 {
         if typ != 0 {
-            let s = arena::span_of(v);
-            // SAFETY: v was just allocated from span s, which this thread owns (cache or large).
-            let primary = unsafe { typeinfo::settype(&mut *s, v, typ) };
+            // SAFETY: v was just allocated from `span`, which this thread owns (cache or large).
+            let primary = unsafe { typeinfo::settype(&mut *span, v, typ) };
             bitmap::markscan_typed(v, primary);
         } else {
             bitmap::markscan(v);

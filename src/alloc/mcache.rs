@@ -97,10 +97,14 @@ extern "C" fn thread_exit(p: *mut libc::c_void) {
 ///    us counts us as stopped);
 /// 3. unregister and free the now-empty cache.
 fn retire(c: *mut MCache) {
-    crate::sync::enter_critical();
-    // SAFETY: our own cache.
-    unsafe { (*c).release_all() };
-    crate::sync::leave_critical();
+    // Under the registry lock (a counting lock, so also a critical section): a collection
+    // flushes every registered cache through `for_each_cache`, and under a host whose
+    // stop_world knows nothing of exiting threads (minigo's cooperative mode: a worker leaves
+    // the host's world before its thread-exit destructor runs this), that flush and this one
+    // could otherwise both hand the same span and private list back to the central list (a
+    // cycle in the span's free list).
+    // SAFETY: our own cache; the registry lock excludes the collector's flush.
+    REGISTRY.with(|_| unsafe { (*c).release_all() });
     if current() == c {
         set_current(ptr::null_mut());
     }
@@ -175,8 +179,9 @@ pub fn allocmcache() -> *mut MCache {
 pub unsafe fn freemcache(c: *mut MCache) {
     // SAFETY: caller's obligations.
     unsafe {
-        (*c).release_all();
         REGISTRY.with(|r| {
+            // Released under the registry lock, like every flush (see `retire`).
+            (*c).release_all();
             if (*c).reg_prev.is_null() {
                 r.head = (*c).reg_next;
             } else {

@@ -30,8 +30,10 @@
 //! Untyped blocks, stacks and roots are scanned word by word.
 //!
 //! ## Mark bits
-//! With two or more workers a mark bit is set by `fetch_or`; a single worker (GODEBUG=gcprocs=1
-//! or a 1-CPU machine) uses plain stores, and no external helper may join it then.
+//! With two or more workers a mark bit is set by an atomic `or` whose old value is not read
+//! back (two workers that both saw the bit clear both scan the block: harmless, and rarer than
+//! the CAS loop a read-back costs on every mark); a single worker (GODEBUG=gcprocs=1 or a 1-CPU
+//! machine) uses plain stores, and no external helper may join it then.
 //!
 //! ## Termination
 //! `IDLE` packs `(epoch << 32) | idle_workers`. A worker that finds nothing increments the idle
@@ -123,10 +125,9 @@ pub fn run_checkmark() {
 /// Verify mode: set the shadow bit for `base`; true if it was clear. Throws if the real mark
 /// bit is clear.
 #[cold]
-fn checkmark_visit(base: usize, real_bits: usize) -> bool {
+fn checkmark_visit(base: usize, real_bits: usize, from: usize) -> bool {
     if real_bits & bitmap::BIT_MARKED == 0 {
-        crate::rprint!("runtime: checkmark found unmarked object {:#x}\n", base);
-        throw("checkmark found unmarked object");
+        checkmark_report(base, real_bits, from);
     }
     let off = (base - arena::start()) / 8;
     let byte = SHADOW.load(Ordering::Relaxed) + off / 8;
@@ -134,6 +135,46 @@ fn checkmark_visit(base: usize, real_bits: usize) -> bool {
     let b = unsafe { &*(byte as *const core::sync::atomic::AtomicU8) };
     let m = 1u8 << (off % 8);
     b.fetch_or(m, Ordering::Relaxed) & m == 0
+}
+
+/// Describes a reachable object the first mark missed (and the block or root range that
+/// points to it, and every attached thread), then throws.
+#[cold]
+fn checkmark_report(base: usize, bits: usize, from: usize) -> ! {
+    let s = arena::span_of(base);
+    crate::rprint!("runtime: checkmark found unmarked object {:#x} (bits {:#x}), reached from {:#x}", base, bits & 0xf, from);
+    if !s.is_null() {
+        // SAFETY: spans-map entries point to live span records; the world is stopped.
+        let sp = unsafe { &*s };
+        crate::rprint!(
+            " in span {:#x}+{} pages, class {}, elemsize {}, state {}, sweepgen {} (heap {}), incache {}",
+            sp.base(),
+            sp.npages,
+            sp.sizeclass,
+            sp.elemsize,
+            sp.state,
+            sp.sweepgen.load(Ordering::Relaxed),
+            crate::heap::SWEEPGEN.load(Ordering::Relaxed),
+            sp.incache
+        );
+    }
+    let fs = if from >= arena::start() && from < arena::used() { arena::span_of(from) } else { core::ptr::null_mut() };
+    if !fs.is_null() {
+        // SAFETY: as above.
+        let sp = unsafe { &*fs };
+        crate::rprint!(
+            "; referrer in span {:#x} class {} state {} sweepgen {} bits {:#x}",
+            sp.base(),
+            sp.sizeclass,
+            sp.state,
+            sp.sweepgen.load(Ordering::Relaxed),
+            bitmap::bits(sp.obj_base(from)) & 0xf
+        );
+    }
+    // SAFETY: reading a counter of the static MStats; getpid has no preconditions.
+    crate::rprint!("; numgc {} pid {}\n", unsafe { (*crate::stats::mstats()).numgc }, unsafe { libc::getpid() });
+    crate::threads::debug_dump();
+    throw("checkmark found unmarked object");
 }
 
 /// Statistics of the last mark (for gctrace).
@@ -783,7 +824,7 @@ pub fn markonly(v: usize) -> bool {
     let (w, sh) = bitmap::locate(base);
     let x = w.load(Ordering::Relaxed) >> sh;
     if VERIFY.load(Ordering::Relaxed) != 0 {
-        return x & bitmap::BIT_ALLOCATED != 0 && checkmark_visit(base, x);
+        return x & bitmap::BIT_ALLOCATED != 0 && checkmark_visit(base, x, 0);
     }
     if x & bitmap::BIT_ALLOCATED == 0 || x & bitmap::BIT_MARKED != 0 {
         return false;
@@ -855,7 +896,7 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
         return;
     }
     if cx.verify {
-        if !checkmark_visit(base, x) {
+        if !checkmark_visit(base, x, cx.cur) {
             return;
         }
     } else {
@@ -864,9 +905,10 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
         }
         let m = bitmap::BIT_MARKED << sh;
         if cx.atomic {
-            if w.fetch_or(m, Ordering::Relaxed) & m != 0 {
-                return;
-            }
+            // `lock or` without reading the old value back (a read-back compiles to a CAS
+            // loop): two workers that both saw the bit clear both queue the block, which only
+            // scans it twice; marking is idempotent.
+            w.fetch_or(m, Ordering::Relaxed);
         } else {
             // The only marker (see `run`): nobody else writes bitmap words during the mark.
             w.store(full | m, Ordering::Relaxed);

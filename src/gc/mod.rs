@@ -174,9 +174,9 @@ pub fn set_extra_roots(f: MarkHookFn) {
 }
 
 /// Queues every root: registered lists and ranges, stacks, finalizer records and queue.
-fn push_all_roots() {
+fn push_all_roots(own_sp: usize) {
     roots::for_each(mark::push_root);
-    world::push_stack_roots();
+    world::push_stack_roots(own_sp);
     let f = EXTRA_ROOTS.load(Ordering::Acquire);
     if f != 0 {
         // SAFETY: only MarkHookFn values are stored.
@@ -194,15 +194,19 @@ fn collect(force: i32, pct: i64) {
     sweep::NPAUSESWEEP.fetch_add(npause, Ordering::Relaxed);
     crate::alloc::mcache::for_each_cache(|c| c.release_all());
 
-    push_all_roots();
-    let t2 = nanotime();
     let nproc = mark::nworkers();
-    mark::run(nproc);
-    let t3 = nanotime();
-    if config::DEBUG.checkmark.load(Ordering::Relaxed) != 0 {
-        push_all_roots();
-        mark::run_checkmark();
-    }
+    let (mut t2, mut t3) = (0, 0);
+    // The whole mark runs below the spill area (see `world::with_registers_spilled`).
+    world::with_registers_spilled(&mut |sp| {
+        push_all_roots(sp);
+        t2 = nanotime();
+        mark::run(nproc);
+        t3 = nanotime();
+        if config::DEBUG.checkmark.load(Ordering::Relaxed) != 0 {
+            push_all_roots(sp);
+            mark::run_checkmark();
+        }
+    });
 
     // Statistics and pacing.
     let old_next = stats::next_gc();

@@ -6,8 +6,9 @@
 //! * `stop`/`start` stop every other attached thread (signals; see `threads`) and pause the
 //!   background sweeper, which is not an attached thread and must not touch mark bits while
 //!   the collector uses them.
-//! * `push_stack_roots` queues the collecting thread's stack (registers spilled first) and
-//!   every stopped thread's stack from its saved stack pointer to its base.
+//! * `with_registers_spilled` spills the collector's registers and runs the whole mark below
+//!   the spill area; `push_stack_roots` queues the collector's stack from there and every
+//!   stopped thread's stack from its saved stack pointer to its base.
 //! * fork: `pthread_atfork` takes the GC lock, the thread registry and every allocator lock
 //!   before fork and releases them after it; the child keeps only the forking thread, and
 //!   recreates the helper threads on its first collection.
@@ -101,40 +102,53 @@ fn stack_hi() -> usize {
     })
 }
 
-/// Queues the collecting thread's stack (registers spilled), every stopped thread's stack,
-/// and the ranges the host reports (coroutine stacks and saved contexts).
-pub fn push_stack_roots() {
-    extern "C" fn cb(sp: usize, _arg: *mut libc::c_void) {
-        let rec = crate::tls::thread() as *const crate::threads::ThreadRec;
-        // SAFETY: our own live record, if attached.
-        let lo = if rec.is_null() { 0 } else { unsafe { (*rec).stack_lo } };
-        let hi = stack_hi();
-        let mut foreign = Foreign { sps: [0; 64], n: 0, own_sp: 0 };
-        if sp < hi && sp >= lo {
-            mark::push_root(sp, hi);
-        } else {
-            foreign.own_sp = sp; // running on a coroutine stack
-        }
-        if crate::host::get().and_then(|h| h.stop_world).is_none() {
-            crate::threads::for_each_stopped_thread(|sp, lo, hi| {
-                if sp >= lo && sp < hi {
-                    mark::push_root(sp, hi);
-                } else if foreign.n < foreign.sps.len() {
-                    foreign.sps[foreign.n] = sp;
-                    foreign.n += 1;
-                }
-            });
-        }
-        if let Some(crate::host::GogcHost { scan_roots: Some(f), ctx, .. }) = crate::host::get() {
-            // SAFETY: the host's enumerator; `foreign` outlives the call.
-            unsafe {
-                f(ctx, Some(host_suspended), Some(host_running), &mut foreign as *mut Foreign as *mut libc::c_void)
-            };
-        }
+/// Runs `f(sp)` with the calling thread's callee-saved registers spilled into a frame whose
+/// lowest address is `sp`. Everything `f` does happens in frames below `sp`, so the range from
+/// `sp` to the stack top (the spill area and every caller's frame) stays unchanged while `f`
+/// runs: the collector runs its whole mark inside `f`, and its own stack range is then stable
+/// while other workers scan it, and the same in every pass (a checkmark pass must not find
+/// stale words that the first pass's frames left below a later spill point).
+pub fn with_registers_spilled(f: &mut dyn FnMut(usize)) {
+    extern "C" fn tramp(sp: usize, arg: *mut libc::c_void) {
+        // SAFETY: arg is the `&mut dyn FnMut` passed below, alive for this call.
+        let f = unsafe { &mut *(arg as *mut &mut dyn FnMut(usize)) };
+        f(sp);
     }
-    // SAFETY: the helper spills callee-saved registers into its frame and calls cb with the
-    // address of that spill area, which lies inside this thread's current stack.
-    unsafe { gogc_with_spilled_registers(cb, core::ptr::null_mut()) };
+    let mut r: &mut dyn FnMut(usize) = f;
+    // SAFETY: the helper spills callee-saved registers into its frame and calls `tramp` with
+    // the address of that spill area, which lies inside this thread's current stack.
+    unsafe { gogc_with_spilled_registers(tramp, &mut r as *mut &mut dyn FnMut(usize) as *mut libc::c_void) };
+}
+
+/// Queues the collecting thread's stack from `own_sp` (see [`with_registers_spilled`]), every
+/// stopped thread's stack, and the ranges the host reports (coroutine stacks and saved
+/// contexts).
+pub fn push_stack_roots(own_sp: usize) {
+    let sp = own_sp;
+    let rec = crate::tls::thread() as *const crate::threads::ThreadRec;
+    // SAFETY: our own live record, if attached.
+    let lo = if rec.is_null() { 0 } else { unsafe { (*rec).stack_lo } };
+    let hi = stack_hi();
+    let mut foreign = Foreign { sps: [0; 64], n: 0, own_sp: 0 };
+    if sp < hi && sp >= lo {
+        mark::push_root(sp, hi);
+    } else {
+        foreign.own_sp = sp; // running on a coroutine stack
+    }
+    if crate::host::get().and_then(|h| h.stop_world).is_none() {
+        crate::threads::for_each_stopped_thread(|sp, lo, hi| {
+            if sp >= lo && sp < hi {
+                mark::push_root(sp, hi);
+            } else if foreign.n < foreign.sps.len() {
+                foreign.sps[foreign.n] = sp;
+                foreign.n += 1;
+            }
+        });
+    }
+    if let Some(crate::host::GogcHost { scan_roots: Some(f), ctx, .. }) = crate::host::get() {
+        // SAFETY: the host's enumerator; `foreign` outlives the call.
+        unsafe { f(ctx, Some(host_suspended), Some(host_running), &mut foreign as *mut Foreign as *mut libc::c_void) };
+    }
 }
 
 // ------------------------------------------------------------------------------------------
