@@ -168,6 +168,9 @@ mod tests {
             );
         }
         assert_eq!(TABLES.class_to_size[crate::config::TINY_SIZE_CLASS], 16);
+        // mallocgc's inline zeroing (zero_block) covers exactly these classes up to 64 bytes.
+        let small: Vec<u32> = TABLES.class_to_size[1..].iter().copied().filter(|&s| s <= 64).collect();
+        assert_eq!(small, [8, 16, 32, 48, 64]);
     }
 
     #[test]
