@@ -309,7 +309,7 @@ fn bench_gcprog(b: &mut Bench) {
         w[7] = elem_type as *const GoType as usize; // eface type (not in the "heap")
         w[8] = target; // eface data
         for k in 0..3 {
-            w[9 + 2 * k] = target + 16 * k as usize;
+            w[9 + 2 * k] = target + 16 * k;
             w[10 + 2 * k] = k;
         }
         w[15] = target;

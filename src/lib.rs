@@ -31,6 +31,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #![allow(clippy::missing_safety_doc)]
+// `x % n == 0` stays: `is_multiple_of` needs Rust 1.87, and the crate builds with older stable.
+#![allow(clippy::manual_is_multiple_of)]
 
 /// All Rust-side allocation inside the library (crossbeam's queues, thread-local records) uses
 /// the internal metadata allocator: never the C malloc, which gogc may replace, and which a

@@ -80,7 +80,7 @@ impl SizeTables {
             let sz = t.class_to_size[c] as u64;
             t.class_to_nobj[c] =
                 ((t.class_to_allocnpages[c] as usize * PAGE_SIZE) as u64 / sz) as u32;
-            t.class_to_divmagic[c] = ((1u64 << 32) + sz - 1) / sz;
+            t.class_to_divmagic[c] = (1u64 << 32).div_ceil(sz);
             c += 1;
         }
         // Smallest class holding each bucket's largest size.

@@ -292,6 +292,7 @@ impl MCache {
 
     /// `MCache_ReleaseAll`: give every cached span and queued free back to the central lists,
     /// and drop the tiny block.
+    #[allow(clippy::needless_range_loop)] // cl indexes four parallel arrays
     pub fn release_all(&mut self) {
         for cl in 1..NUM_SIZE_CLASSES {
             let s = self.alloc[cl];

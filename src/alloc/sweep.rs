@@ -220,8 +220,8 @@ pub fn try_claim(s: &MSpan) -> bool {
 
 /// Folds the sweep counters into the heap totals (world stopped or heap lock held).
 pub fn fold_stats(h: &mut heap::MHeap) {
-    for cl in 0..NUM_SIZE_CLASSES {
-        h.nsmallfree[cl] += SWEPT_SMALL[cl].swap(0, Ordering::Relaxed);
+    for (total, swept) in h.nsmallfree.iter_mut().zip(SWEPT_SMALL.iter()) {
+        *total += swept.swap(0, Ordering::Relaxed);
     }
     h.nlargefree += SWEPT_LARGE_N.swap(0, Ordering::Relaxed);
     h.largefree += SWEPT_LARGE_BYTES.swap(0, Ordering::Relaxed);

@@ -334,20 +334,6 @@ pub unsafe extern "C" fn reflect_typedslicecopy(elem: *const GoType, dst: GoSlic
     n
 }
 
-#[cfg(test)]
-mod tests {
-    /// The committed header must equal what build.rs generates now.
-    #[test]
-    fn header_is_fresh() {
-        let generated = include_str!(concat!(env!("OUT_DIR"), "/gogc.h"));
-        let committed = include_str!("../../include/gogc.h");
-        assert!(
-            generated == committed,
-            "include/gogc.h is stale: run `make header` and commit it"
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Collection (§3, §13).
 
@@ -604,4 +590,18 @@ pub extern "C" fn runtime_gchelper() {
 #[no_mangle]
 pub extern "C" fn runtime_memorydump() {
     crate::gc::memorydump()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed header must equal what build.rs generates now.
+    #[test]
+    fn header_is_fresh() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/gogc.h"));
+        let committed = include_str!("../../include/gogc.h");
+        assert!(
+            generated == committed,
+            "include/gogc.h is stale: run `make header` and commit it"
+        );
+    }
 }

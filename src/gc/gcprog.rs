@@ -415,7 +415,7 @@ mod tests {
         let mut prog = [16usize, GC_CALL, 8, 0, GC_END, GC_APTR, 0, GC_END, 0];
         let call_at = &prog[1] as *const usize as usize;
         let sub_at = &prog[5] as *const usize as usize;
-        prog[3] = (sub_at - call_at) as usize;
+        prog[3] = sub_at - call_at;
         let block = [0, 0x8000];
         let r = run(&block, &prog, true, false);
         assert_eq!(r.cands, vec![(0x8000, 0)]);

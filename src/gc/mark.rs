@@ -19,6 +19,7 @@
 //!    else the per-object table, else conservative) and pushed on a private stack;
 //! 3. objects leave the stack through an 8-entry FIFO that prefetches them, so each is
 //!    scanned 8 objects after its line was requested.
+//!
 //! A candidate in the page being scanned skips stage 1 (its span and bitmap line are already
 //! in cache: allocation-ordered data). On a shuffled heap this makes marking several times
 //! faster than one miss at a time; on an allocation-ordered heap it costs next to nothing.

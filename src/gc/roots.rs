@@ -8,7 +8,7 @@
 
 use core::ptr;
 
-use crate::ffi::types::{root_entry, root_list};
+use crate::ffi::types::root_list;
 use crate::heap::internal::{ialloc, ifree};
 use crate::sync::Locked;
 
@@ -90,7 +90,7 @@ pub fn for_each(mut f: impl FnMut(usize, usize)) {
         while !l.is_null() {
             // SAFETY: registered lists stay valid; entries end with decl == NULL.
             unsafe {
-                let mut e = (*l).roots.as_ptr() as *const root_entry;
+                let mut e = (*l).roots.as_ptr();
                 while !(*e).decl.is_null() {
                     let lo = (*e).decl as usize;
                     f(lo, lo + (*e).size);

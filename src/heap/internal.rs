@@ -114,6 +114,18 @@ unsafe impl GlobalAlloc for InternalAllocator {
     }
 }
 
+pub(crate) fn lock_for_fork() {
+    INTERNAL.lock.lock();
+}
+
+pub(crate) fn unlock_after_fork(child: bool) {
+    if child {
+        INTERNAL.lock.reset();
+    } else {
+        INTERNAL.lock.unlock();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,17 +151,5 @@ mod tests {
         let q = ialloc(100_000);
         // SAFETY: freeing the large block just allocated.
         unsafe { ifree(q, 100_000) };
-    }
-}
-
-pub(crate) fn lock_for_fork() {
-    INTERNAL.lock.lock();
-}
-
-pub(crate) fn unlock_after_fork(child: bool) {
-    if child {
-        INTERNAL.lock.reset();
-    } else {
-        INTERNAL.lock.unlock();
     }
 }
