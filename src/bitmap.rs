@@ -195,7 +195,9 @@ pub fn unmarkspan(v: usize, nbytes: usize) {
 /// [`update_owned`]).
 #[inline]
 pub fn sweep_owned(base: usize, limit: usize, size: usize, mut dead: impl FnMut(usize)) -> u32 {
-    const LO16: usize = 0xffff;
+    // A bitmap word is four 16-bit planes, one per bit kind: bit i of `PLANE * BIT_X` is heap
+    // word i's X bit, so `(x / BIT_X) & PLANE` reads a plane and `m * BIT_X` places mask m in it.
+    const PLANE: usize = (1 << WORDS_PER_BITMAP_WORD) - 1;
     let step = size / 8;
     let end = (limit - base) / 8; // in words from base
     let first = locate(base).0 as *const AtomicUsize;
@@ -214,8 +216,8 @@ pub fn sweep_owned(base: usize, limit: usize, size: usize, mut dead: impl FnMut(
         // below `limit`, inside the mapped arena, so its word is mapped.
         let w = unsafe { &*first.sub(k) };
         let x = w.load(Ordering::Relaxed);
-        let died = x & starts & !((x >> 32) & LO16);
-        let new = x & !((LO16 << 32) | (died << 16) | (died << 48));
+        let died = (x / BIT_ALLOCATED) & starts & !((x / BIT_MARKED) & PLANE);
+        let new = x & !((PLANE * BIT_MARKED) | (died * BIT_SCAN) | (died * BIT_TYPED));
         if new != x {
             w.store(new, Ordering::Relaxed);
         }

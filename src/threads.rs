@@ -53,6 +53,20 @@ struct Reg {
 // SAFETY: only reached under REG's lock.
 unsafe impl Send for Reg {}
 
+impl Reg {
+    /// Every registered record, in list order (for the holder of REG's lock, through which
+    /// alone a `Reg` is reached).
+    fn records(&self) -> impl Iterator<Item = &ThreadRec> + '_ {
+        let mut t = self.head;
+        core::iter::from_fn(move || {
+            // SAFETY: registered records stay valid while the registry lock is held.
+            let rec = unsafe { t.as_ref()? };
+            t = rec.next;
+            Some(rec)
+        })
+    }
+}
+
 static REG: Locked<Reg> = Locked::new_plain(Reg { head: ptr::null_mut(), n: 0 });
 static STOP_GEN: AtomicU32 = AtomicU32::new(0);
 static NEXT_GEN: AtomicU32 = AtomicU32::new(1);
@@ -259,29 +273,17 @@ pub fn stop_world() {
     // re-sent during an earlier stop can arrive late, see this generation and park the thread
     // at once; clearing its pointer after that would leave a stopped thread whose stack is
     // never scanned.
-    let mut t = r.head;
-    while !t.is_null() {
-        // SAFETY: registered records stay valid while the registry lock is held.
-        unsafe {
-            (*t).saved_sp.store(0, Ordering::Relaxed);
-            t = (*t).next;
-        }
+    for t in r.records() {
+        t.saved_sp.store(0, Ordering::Relaxed);
     }
     STOP_GEN.store(gen, Ordering::Release);
-    let mut t = r.head;
-    while !t.is_null() {
-        // SAFETY: registered records stay valid while the registry lock is held.
-        unsafe {
-            if t != me
-                && (*t).exiting.load(Ordering::Acquire) == 0
-                && libc::pthread_kill((*t).tid, sig) != 0
-            {
-                // The thread is gone without detaching: stopped, with nothing to scan (and
-                // treated as exiting from now on).
-                (*t).exiting.store(1, Ordering::Release);
-                (*t).acked.store(gen, Ordering::Release);
-            }
-            t = (*t).next;
+    for t in r.records() {
+        // SAFETY: pthread_kill on a registered (possibly already exited) thread's id.
+        if !ptr::eq(t, me) && t.exiting.load(Ordering::Acquire) == 0 && unsafe { libc::pthread_kill(t.tid, sig) } != 0 {
+            // The thread is gone without detaching: stopped, with nothing to scan (and
+            // treated as exiting from now on).
+            t.exiting.store(1, Ordering::Release);
+            t.acked.store(gen, Ordering::Release);
         }
     }
     // Wait until every other thread has acknowledged or is exiting, re-sending every 5 ms.
@@ -293,20 +295,13 @@ pub fn stop_world() {
             last_send = crate::os::nanotime();
         }
         let mut waiting = 0;
-        let mut t = r.head;
-        while !t.is_null() {
-            // SAFETY: as above.
-            unsafe {
-                if t != me
-                    && (*t).acked.load(Ordering::Acquire) != gen
-                    && (*t).exiting.load(Ordering::Acquire) == 0
-                {
-                    waiting += 1;
-                    if resend {
-                        libc::pthread_kill((*t).tid, sig);
-                    }
+        for t in r.records() {
+            if !ptr::eq(t, me) && t.acked.load(Ordering::Acquire) != gen && t.exiting.load(Ordering::Acquire) == 0 {
+                waiting += 1;
+                if resend {
+                    // SAFETY: as above.
+                    unsafe { libc::pthread_kill(t.tid, sig) };
                 }
-                t = (*t).next;
             }
         }
         if waiting == 0 {
@@ -316,14 +311,9 @@ pub fn stop_world() {
     }
     // Every stopped thread that is not exiting published where its stack starts; one that
     // did not would be left out of the roots and its objects freed under it.
-    let mut t = r.head;
-    while !t.is_null() {
-        // SAFETY: as above.
-        unsafe {
-            if t != me && (*t).exiting.load(Ordering::Acquire) == 0 && (*t).saved_sp.load(Ordering::Acquire) == 0 {
-                crate::fatal::throw("stop_world: a stopped thread has no stack pointer");
-            }
-            t = (*t).next;
+    for t in r.records() {
+        if !ptr::eq(t, me) && t.exiting.load(Ordering::Acquire) == 0 && t.saved_sp.load(Ordering::Acquire) == 0 {
+            crate::fatal::throw("stop_world: a stopped thread has no stack pointer");
         }
     }
 }
@@ -341,19 +331,14 @@ pub fn for_each_stopped_thread(mut f: impl FnMut(usize, usize, usize)) {
     let me = tls::thread() as *mut ThreadRec;
     // SAFETY: the stopper holds the registry lock.
     let r = unsafe { REG.get_mut_unchecked() };
-    let mut t = r.head;
-    while !t.is_null() {
-        // SAFETY: registered records stay valid while the registry lock is held.
-        unsafe {
-            let sp = (*t).saved_sp.load(Ordering::Acquire);
-            // An exiting thread counts as stopped without acknowledging, so it may park (and
-            // publish a stack pointer) at any moment of the stop, or never: its stack is not a
-            // root in any pass of the collection (it no longer uses heap pointers), so the mark
-            // and a checkmark pass see the same roots.
-            if t != me && sp != 0 && (*t).exiting.load(Ordering::Acquire) == 0 {
-                f(sp, (*t).stack_lo, (*t).stack_hi);
-            }
-            t = (*t).next;
+    for t in r.records() {
+        let sp = t.saved_sp.load(Ordering::Acquire);
+        // An exiting thread counts as stopped without acknowledging, so it may park (and
+        // publish a stack pointer) at any moment of the stop, or never: its stack is not a
+        // root in any pass of the collection (it no longer uses heap pointers), so the mark
+        // and a checkmark pass see the same roots.
+        if !ptr::eq(t, me) && sp != 0 && t.exiting.load(Ordering::Acquire) == 0 {
+            f(sp, t.stack_lo, t.stack_hi);
         }
     }
 }
@@ -363,23 +348,18 @@ pub fn debug_dump() {
     let me = tls::thread() as *mut ThreadRec;
     // SAFETY: the stopper holds the registry lock (or the process is about to die).
     let r = unsafe { REG.get_mut_unchecked() };
-    let mut t = r.head;
-    while !t.is_null() {
-        // SAFETY: registered records stay valid while the registry lock is held.
-        unsafe {
-            crate::rprint!(
-                "runtime: thread {:#x}{} stack [{:#x}, {:#x}) saved sp {:#x} acked {} exiting {} (stop gen {})\n",
-                (*t).tid as usize,
-                if t == me { " (collector)" } else { "" },
-                (*t).stack_lo,
-                (*t).stack_hi,
-                (*t).saved_sp.load(Ordering::Relaxed),
-                (*t).acked.load(Ordering::Relaxed),
-                (*t).exiting.load(Ordering::Relaxed),
-                STOP_GEN.load(Ordering::Relaxed)
-            );
-            t = (*t).next;
-        }
+    for t in r.records() {
+        crate::rprint!(
+            "runtime: thread {:#x}{} stack [{:#x}, {:#x}) saved sp {:#x} acked {} exiting {} (stop gen {})\n",
+            t.tid as usize,
+            if ptr::eq(t, me) { " (collector)" } else { "" },
+            t.stack_lo,
+            t.stack_hi,
+            t.saved_sp.load(Ordering::Relaxed),
+            t.acked.load(Ordering::Relaxed),
+            t.exiting.load(Ordering::Relaxed),
+            STOP_GEN.load(Ordering::Relaxed)
+        );
     }
 }
 

@@ -120,11 +120,10 @@ pub fn with_registers_spilled(f: &mut dyn FnMut(usize)) {
     unsafe { gogc_with_spilled_registers(tramp, &mut r as *mut &mut dyn FnMut(usize) as *mut libc::c_void) };
 }
 
-/// Queues the collecting thread's stack from `own_sp` (see [`with_registers_spilled`]), every
+/// Queues the collecting thread's stack from `sp` (see [`with_registers_spilled`]), every
 /// stopped thread's stack, and the ranges the host reports (coroutine stacks and saved
 /// contexts).
-pub fn push_stack_roots(own_sp: usize) {
-    let sp = own_sp;
+pub fn push_stack_roots(sp: usize) {
     let rec = crate::tls::thread() as *const crate::threads::ThreadRec;
     // SAFETY: our own live record, if attached.
     let lo = if rec.is_null() { 0 } else { unsafe { (*rec).stack_lo } };
