@@ -414,6 +414,9 @@ struct Ctx<'a> {
     ring: [Obj; RING],
     rhead: usize,
     rlen: usize,
+    /// One-entry cache for `type_ti`: the span primary type last resolved, and its scan info.
+    last_typ: usize,
+    last_ti: usize,
     /// Candidate pointers found by the scanner, waiting for their span-map entry and bitmap
     /// word to arrive (prefetched when queued): a circular buffer of CANDS entries.
     cands: [(usize, usize); CANDS],
@@ -447,6 +450,8 @@ impl<'a> Ctx<'a> {
             ring: [EMPTY_OBJ; RING],
             rhead: 0,
             rlen: 0,
+            last_typ: 0,
+            last_ti: TI_CONSERVATIVE,
             cands: [(0, 0); CANDS],
             chead: 0,
             clen: 0,
@@ -560,7 +565,7 @@ impl<'a> Ctx<'a> {
         unsafe {
             core::arch::x86_64::_mm_prefetch(bitmap::locate(v).0 as *const _ as *const i8, core::arch::x86_64::_MM_HINT_T0);
             if PREFETCH_SPAN {
-                let s = arena::span_of(v);
+                let s = arena::span_of_unchecked(v);
                 if !s.is_null() {
                     // The fields mark_candidate reads (state .. types) sit around offset 0x40.
                     core::arch::x86_64::_mm_prefetch((s as *const i8).add(0x40), core::arch::x86_64::_MM_HINT_T0);
@@ -578,14 +583,26 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The compiled form of program `pc` (compiled on first use in this mark).
+    /// The slot in `progs` holding the compiled form of program `pc` (compiled on first use
+    /// in this mark).
     #[inline(always)]
-    fn compiled(&mut self, pc: usize) -> &Compiled {
+    fn compiled(&mut self, pc: usize) -> usize {
         let i = ((pc >> 3) ^ (pc >> 10)) % PROG_CACHE;
         if self.progs[i].pc != pc {
             self.progs[i] = Compiled::compile(pc);
         }
-        &self.progs[i]
+        i
+    }
+
+    /// [`type_ti`] for a span's primary type, through a one-entry cache (a heap's spans mostly
+    /// share a handful of types).
+    #[inline(always)]
+    fn primary_ti(&mut self, typ: usize) -> usize {
+        if typ != self.last_typ {
+            self.last_typ = typ;
+            self.last_ti = type_ti(typ);
+        }
+        self.last_ti
     }
 }
 
@@ -880,7 +897,8 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
     if v < cx.lo || v >= cx.hi {
         return;
     }
-    let s = arena::span_of(v);
+    // [lo, hi) is inside [arena_start, arena_used).
+    let s = arena::span_of_unchecked(v);
     if s.is_null() {
         return;
     }
@@ -924,7 +942,7 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
         ti
     } else if x & bitmap::BIT_TYPED != 0 {
         // The span's primary type: no per-object table read (a cache miss on big heaps).
-        type_ti(sp.types.primary)
+        cx.primary_ti(sp.types.primary)
     } else if sp.types.compression == crate::heap::span::MTYPES_EMPTY {
         TI_CONSERVATIVE
     } else {
@@ -957,22 +975,23 @@ fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
     if pc == 0 {
         return;
     }
-    let c = *cx.compiled(pc);
-    if c.elemsize == 0 || c.elemsize > n {
+    let k = cx.compiled(pc);
+    let (elemsize, mask, ptrmask) = (cx.progs[k].elemsize, cx.progs[k].mask, cx.progs[k].ptrmask);
+    if elemsize == 0 || elemsize > n {
         gcprog::scan(p, n, Start::from_ti(ti), cx);
         return;
     }
     let end = p + n;
     let mut e = p;
     loop {
-        let mut m = c.mask;
+        let mut m = mask;
         while m != 0 {
             let i = m.trailing_zeros() as usize;
             // SAFETY: word i lies inside the element, which lies inside the block.
             let v = unsafe { *((e + i * 8) as *const usize) };
             if v >= cx.lo && v < cx.hi {
-                let t = if c.ptrmask & (1 << i) != 0 {
-                    c.ptr_ti[(c.ptrmask & ((1u64 << i) - 1)).count_ones() as usize]
+                let t = if ptrmask & (1 << i) != 0 {
+                    cx.progs[k].ptr_ti[(ptrmask & ((1u64 << i) - 1)).count_ones() as usize]
                 } else {
                     0
                 };
@@ -980,15 +999,15 @@ fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
             }
             m &= m - 1;
         }
-        e += c.elemsize;
-        if ti & LOOP == 0 || e + c.elemsize > end {
+        e += elemsize;
+        if ti & LOOP == 0 || e + elemsize > end {
             break;
         }
     }
     if ti & PRECISE == 0 {
         // Not precise: anything after the described part means the block is not what the
         // program says (interpreter's tail rule): rescan it by its own heap type.
-        let mut a = if ti & LOOP != 0 { e } else { p + c.elemsize };
+        let mut a = if ti & LOOP != 0 { e } else { p + elemsize };
         while a + 8 <= end {
             // SAFETY: inside the block.
             if unsafe { *(a as *const usize) } != 0 {

@@ -65,6 +65,14 @@ pub fn span_of(addr: usize) -> *mut MSpan {
     slot(addr).load(Ordering::Relaxed)
 }
 
+/// [`span_of`] for an address the caller already knows to lie in `[arena_start, arena_used)`
+/// (the marker's candidates, checked against its copy of those bounds).
+#[inline(always)]
+pub fn span_of_unchecked(addr: usize) -> *mut MSpan {
+    debug_assert!(contains(addr));
+    slot(addr).load(Ordering::Relaxed)
+}
+
 /// Sets the spans-map entry for one page. Heap lock held.
 #[inline]
 pub fn set_span(page_addr: usize, s: *mut MSpan) {
