@@ -149,8 +149,10 @@ static void test_basic_kinds(void)
     expect_type(NULL, 0, "NULL");
 }
 
-/* More than 7 distinct types among the objects of one span. */
-static void test_many_types_one_class(void)
+/* More than 7 distinct types among the objects of one span. `flag` is added to every
+ * allocation: FlagNoInvokeGC takes mallocgc's general path, 0 its fast path (which records
+ * an object of the span's first type in the heap bitmap only), with collections off. */
+static void test_many_types_one_class(uint32_t flag)
 {
     /* Class 14 (208 bytes, 39 objects per span): allocate a batch that spans at least one full
      * span, cycling through all 16 descriptors plus untyped and noscan objects. FlagNoInvokeGC:
@@ -163,13 +165,13 @@ static void test_many_types_one_class(void)
         int sel = i % (NDESC + 2);
         if (sel < NDESC) {
             want[i] = word(&descs[sel], (i / (NDESC + 2)) & 1 ? TypeInfo_Array : TypeInfo_SingleObject);
-            objs[i] = runtime_mallocgc(size, want[i], FlagNoInvokeGC);
+            objs[i] = runtime_mallocgc(size, want[i], flag);
         } else if (sel == NDESC) {
             want[i] = 0;
-            objs[i] = runtime_mallocgc(size, 0, FlagNoInvokeGC);
+            objs[i] = runtime_mallocgc(size, 0, flag);
         } else {
             want[i] = 0;
-            objs[i] = runtime_mallocgc(size, word(&descs[0], 0), FlagNoScan | FlagNoInvokeGC);
+            objs[i] = runtime_mallocgc(size, word(&descs[0], 0), FlagNoScan | flag);
         }
         CHECK(objs[i] != NULL, "allocation %d returned NULL", i);
         if (!objs[i])
@@ -211,7 +213,7 @@ static void test_many_types_one_class(void)
             in_span = typed;
         }
     }
-    printf("many types: at most %d distinct type words (%d typed objects) in one span\n", nseen, in_span);
+    printf("many types (flag %#x): at most %d distinct type words (%d typed objects) in one span\n", (unsigned)flag, nseen, in_span);
     CHECK(nseen > 7, "the test did not get more than 7 types into one span (%d)", nseen);
 
     /* Free some and re-allocate them with other types: the new word wins. */
@@ -236,6 +238,36 @@ static void test_many_types_one_class(void)
     for (int i = 0; i < N; i++)
         if (objs[i])
             expect_type(objs[i] + size - 1, want[i], "after re-allocations");
+}
+
+/* Objects of a span's first (primary) type allocated through mallocgc's fast path carry
+ * their type in the heap bitmap only; when an eighth distinct type converts the span's table
+ * to one word per object, they must keep reading their type. Collections are off, so the
+ * thread cache keeps one span of the class; size 176 is used by no other test here. */
+static void test_primary_then_conversion(void)
+{
+    enum { NA = 10, NB = 9 };
+    const uintptr_t size = 176;
+    unsigned char *a[NA], *b[NB];
+    uintptr_t wa = word(&descs[0], TypeInfo_SingleObject);
+    int32_t pct = runtime_setgcpercent(-1);
+    for (int i = 0; i < NA; i++)
+        a[i] = runtime_mallocgc(size, wa, 0);
+    for (int i = 0; i < NB; i++)
+        b[i] = runtime_mallocgc(size, word(&descs[1 + i], TypeInfo_Array), 0);
+    MSpan *s0 = NULL, *s = NULL;
+    runtime_mlookup(a[0], NULL, NULL, &s0);
+    int same = 1;
+    for (int i = 0; i < NA; i++)
+        same &= runtime_mlookup(a[i], NULL, NULL, &s) == 1 && s == s0;
+    for (int i = 0; i < NB; i++)
+        same &= runtime_mlookup(b[i], NULL, NULL, &s) == 1 && s == s0;
+    CHECK(same, "the %d objects did not all come from one span", NA + NB);
+    for (int i = 0; i < NA; i++)
+        expect_type_block(a[i], size, wa, "primary-type object after the table conversion");
+    for (int i = 0; i < NB; i++)
+        expect_type_block(b[i], size, word(&descs[1 + i], TypeInfo_Array), "eighth-or-later type");
+    runtime_setgcpercent(pct);
 }
 
 static void test_large_types(void)
@@ -373,7 +405,11 @@ int main(void)
     printf("t_types\n");
     init_descs();
     test_basic_kinds();
-    test_many_types_one_class();
+    test_many_types_one_class(FlagNoInvokeGC);
+    int32_t pct = runtime_setgcpercent(-1);
+    test_many_types_one_class(0);
+    runtime_setgcpercent(pct);
+    test_primary_then_conversion();
     test_large_types();
     test_entry_points();
     return test_summary();

@@ -52,6 +52,15 @@ pub fn bits(addr: usize) -> usize {
     (w.load(Ordering::Relaxed) >> sh) & BIT_MASK
 }
 
+/// True if the block at `addr` is allocated and marked as having its span's primary type
+/// (`BIT_TYPED`; see `typeinfo::settype_primary`).
+#[inline]
+pub fn has_primary_type(addr: usize) -> bool {
+    let (w, sh) = locate(addr);
+    let want = BIT_ALLOCATED | BIT_TYPED;
+    (w.load(Ordering::Relaxed) >> sh) & want == want
+}
+
 /// `runtime_markscan`: the block at `v` holds pointers.
 #[inline(always)]
 pub fn markscan(v: usize) {

@@ -89,8 +89,72 @@ unsafe fn zero_block(p: *mut usize, sz: usize) {
 }
 
 /// `runtime_mallocgc(size, typ, flag)`.
-#[inline]
+/// `runtime_mallocgc`: the fast path inline, everything else out of line.
+#[inline(always)]
 pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
+    match mallocgc_fast(size, typ, flag) {
+        Some(p) => p,
+        None => mallocgc_slow(size, typ, flag),
+    }
+}
+
+/// The common case in few instructions and few registers (so no spills): a small scannable or
+/// NoScan block of at least 16 bytes with flags 0 or FlagNoScan, no debug mode, a block ready
+/// in the thread's cache. The block's type goes only into the bitmap when it is its span's
+/// primary type (`typeinfo::settype_primary`). `None`: take the general path, which rechecks
+/// everything (nothing has been changed then).
+#[inline(always)]
+fn mallocgc_fast(size: usize, typ: usize, flag: u32) -> Option<*mut u8> {
+    if flag & !FLAG_NO_SCAN != 0 || size.wrapping_sub(TINY_SIZE) > MAX_SMALL_SIZE - TINY_SIZE || config::slow_alloc() {
+        return None;
+    }
+    let c = mcache::current();
+    if c.is_null() {
+        return None;
+    }
+    // SAFETY: the thread's own cache (mcache module comment).
+    let c = unsafe { &mut *c };
+    let cl = sizeclass::size_to_class(size);
+    // Inside the allocator before the list is read: a collection flushes every cache's lists,
+    // and it waits for `leave`.
+    enter(c);
+    // SAFETY: cl < NUM_SIZE_CLASSES.
+    let slot = unsafe { c.list.get_unchecked_mut(cl) } as *mut *mut MLink;
+    // SAFETY: the cache's own list head.
+    let p = unsafe { *slot };
+    if p.is_null() {
+        leave(c);
+        return None;
+    }
+    let sz = sizeclass::class_size(cl);
+    // SAFETY: p is a free block of `sz` bytes owned by this cache (zeroing protocol above).
+    unsafe {
+        *slot = (*p).next;
+        (*p).next = ptr::null_mut();
+        if sz > 16 && *(p as *const usize).add(1) != 0 {
+            zero_block(p as *mut usize, sz);
+        }
+    }
+    c.local_cachealloc += sz as isize;
+    let v = p as usize;
+    if flag == 0 {
+        // SAFETY: c.alloc[cl] is the in-use span the block came from, owned by this cache.
+        let span = unsafe { &mut **c.alloc.get_unchecked(cl) };
+        if typ != 0 {
+            let primary = typeinfo::settype_primary(span, v, typ);
+            bitmap::markscan_typed(v, primary);
+        } else {
+            bitmap::markscan(v);
+        }
+    }
+    leave(c);
+    crate::collector_hooks::after_alloc(size);
+    Some(v as *mut u8)
+}
+
+#[cold]
+#[inline(never)]
+fn mallocgc_slow(size: usize, typ: usize, flag: u32) -> *mut u8 {
     if size == 0 {
         return zerobase();
     }

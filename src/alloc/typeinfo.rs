@@ -40,6 +40,18 @@ pub fn settype(s: &mut MSpan, v: usize, typ: usize) -> bool {
     settype_slow(s, v, typ)
 }
 
+/// [`settype`] for an allocation whose caller records the primary type in the heap bitmap
+/// (`bitmap::BIT_TYPED`) whenever this returns true: an object of the span's primary type
+/// leaves its index byte 0 (every freed object's byte is cleared), and [`gettype_in`] reads
+/// the bitmap for a 0 byte. One compare instead of an index computation and a store.
+#[inline(always)]
+pub fn settype_primary(s: &mut MSpan, v: usize, typ: usize) -> bool {
+    if s.types.compression == MTYPES_BYTES && typ == s.types.primary {
+        return true;
+    }
+    settype_slow(s, v, typ)
+}
+
 #[cold]
 #[inline(never)]
 fn settype_slow(s: &mut MSpan, v: usize, typ: usize) -> bool {
@@ -78,7 +90,15 @@ fn settype_table(s: &mut MSpan, v: usize, typ: usize) {
             // Eighth distinct type: convert to one word per object.
             let words = ialloc(n * 8) as *mut usize;
             for k in 0..n {
-                *words.add(k) = *slots.add(*idx.add(k) as usize);
+                let j = *idx.add(k) as usize;
+                *words.add(k) = if j != 0 {
+                    *slots.add(j)
+                } else if crate::bitmap::has_primary_type(s.base() + k * s.elemsize) {
+                    // Recorded in the bitmap only (settype_primary).
+                    s.types.primary
+                } else {
+                    0
+                };
             }
             ifree(s.types.data as *mut u8, bytes_table_size(n));
             s.types.data = words as usize;
@@ -127,10 +147,14 @@ pub fn gettype_in(s: &MSpan, v: usize) -> usize {
         }
         MTYPES_BYTES => {
             // SAFETY: the Bytes table layout (module comment).
-            unsafe {
-                let j = *((s.types.data + SLOTS * 8) as *const u8).add(s.obj_index(v));
-                *(s.types.data as *const usize).add(j as usize)
+            let j = unsafe { *((s.types.data + SLOTS * 8) as *const u8).add(s.obj_index(v)) };
+            if j == 0 {
+                // No byte: an untyped object, or one of the primary type whose allocation
+                // recorded it in the bitmap only (settype_primary).
+                return if crate::bitmap::has_primary_type(s.obj_base(v)) { s.types.primary } else { 0 };
             }
+            // SAFETY: as above; j < SLOTS.
+            unsafe { *(s.types.data as *const usize).add(j as usize) }
         }
         _ => crate::fatal::throw("runtime_gettype: invalid compression kind"),
     }
