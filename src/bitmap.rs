@@ -153,6 +153,27 @@ pub fn markspan(v: usize, size: usize, n: usize, leftover: bool) {
         throw("markspan: bad pointer");
     }
     let total = n + leftover as usize;
+    if total > 0 && size >= 8 && size % 8 == 0 && ((v - arena::start()) / 8) % WORDS_PER_BITMAP_WORD == 0 {
+        // A span being carved (the common case): one store per bitmap word.
+        let step = size / 8;
+        let end = (total - 1) * step + 1; // one past the last block start, in words
+        let first = locate(v).0 as *const AtomicUsize;
+        let mut next = 0;
+        let mut k = 0;
+        while next < end {
+            let lo = k * WORDS_PER_BITMAP_WORD;
+            let mut starts = 0usize;
+            while next < end && next < lo + WORDS_PER_BITMAP_WORD {
+                starts |= 1 << (next - lo);
+                next += step;
+            }
+            // SAFETY: the bitmap grows downward, one word per 16 heap words; these cover
+            // blocks checked above to lie below arena_used.
+            unsafe { &*first.sub(k) }.store(starts * BIT_ALLOCATED, Ordering::Relaxed);
+            k += 1;
+        }
+        return;
+    }
     let mut cur: Option<(&AtomicUsize, usize)> = None;
     let mut p = v;
     for _ in 0..total {
@@ -192,6 +213,19 @@ pub fn unmarkspan(v: usize, nbytes: usize) {
         locate(p).0.store(0, Ordering::Relaxed);
         p += 8 * WORDS_PER_BITMAP_WORD;
     }
+}
+
+/// True if any mark bit is set among the bitmap words covering `[v, v+nbytes)` (`v` 16-word
+/// aligned, `nbytes` a multiple of 128): a span whose words carry none has no live block.
+pub fn any_marked(v: usize, nbytes: usize) -> bool {
+    let first = locate(v).0 as *const AtomicUsize;
+    let mut acc = 0;
+    for k in 0..nbytes / (8 * WORDS_PER_BITMAP_WORD) {
+        // SAFETY: the bitmap grows downward, one word per 16 heap words, and covers the
+        // arena up to arena_used, which [v, v+nbytes) lies below.
+        acc |= unsafe { &*first.sub(k) }.load(Ordering::Relaxed);
+    }
+    acc & (((1 << WORDS_PER_BITMAP_WORD) - 1) * BIT_MARKED) != 0
 }
 
 /// The sweep of a small span, one bitmap word (16 heap words) at a time: for the `size`-byte
@@ -296,6 +330,32 @@ mod tests {
             unmarkspan(v, 3 * 8192);
             markspan(v, 0, 0, true);
             assert_eq!(bits(v), BIT_ALLOCATED);
+        });
+    }
+
+    /// markspan against a model: after carving `n` blocks of `size` bytes (plus the leftover
+    /// boundary), exactly the block starts carry "allocated", for every size class shape
+    /// (sizes that divide 128 bytes, that straddle bitmap words, and bigger than one word's
+    /// 128 bytes), and for an unaligned start (the per-block path).
+    #[test]
+    fn markspan_sets_exactly_the_block_starts() {
+        with_private_block(3, |v| {
+            let span = 3 * 8192;
+            for &(off, size) in &[(0, 8), (0, 16), (0, 48), (0, 112), (0, 144), (0, 1152), (0, 8192), (8, 48)] {
+                for leftover in [false, true] {
+                    let n = (span - off) / size - leftover as usize;
+                    unmarkspan(v, span);
+                    markspan(v + off, size, n, leftover);
+                    let total = n + leftover as usize;
+                    for w in (v..v + span).step_by(8) {
+                        let start = w >= v + off && (w - v - off) % size == 0 && (w - v - off) / size < total;
+                        let want = if start { BIT_ALLOCATED } else { 0 };
+                        assert_eq!(bits(w), want, "size {size} at +{off}, leftover {leftover}: word {:#x}", w - v);
+                    }
+                }
+            }
+            unmarkspan(v, span);
+            markspan(v, 0, 0, true);
         });
     }
 

@@ -188,6 +188,26 @@ impl MCentral {
         give_back
     }
 
+    /// Gives back to the page heap a span the caller swept and found with no live block (its
+    /// sweepgen published and the span unlinked under the lock, as in `free_span`).
+    ///
+    /// # Safety
+    /// The caller swept `s` (claimed sg-1), found no marked block, and counted its `ref_`
+    /// objects as freed.
+    pub unsafe fn free_dead_span(&self, s: *mut MSpan) {
+        self.lists.lock.lock();
+        // SAFETY: central lock held; the sweeper owns the span; it is on one of our lists.
+        unsafe {
+            let sp = &mut *s;
+            sp.ref_ = 0;
+            sp.sweepgen.store(SWEEPGEN.load(Ordering::Relaxed), Ordering::Release);
+            SpanList::remove(s);
+        }
+        self.lists.lock.unlock();
+        // SAFETY: no allocated objects, on no list.
+        unsafe { return_to_heap(s) };
+    }
+
     /// Takes a span back from a cache with the free objects the cache did not use.
     ///
     /// # Safety

@@ -104,7 +104,24 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
         return true;
     }
 
-    // Small span. Ask for its bitmap words and type-index bytes up front: the loop below
+    // Small span. With no block marked, every block is free after this sweep (free-list
+    // blocks are unmarked, and the rest are dead): the span goes straight back to the page
+    // heap, without walking its free list or writing links and poison into dead blocks. The
+    // page heap zeroes it when it is next handed out (needzero). clobberfree wants the dead
+    // blocks written, so it takes the general path.
+    let clobber = crate::config::DEBUG.clobberfree.load(Ordering::Relaxed) != 0;
+    if !clobber && !bitmap::any_marked(sp.base(), sp.npages << PAGE_SHIFT) {
+        let cl = sp.sizeclass as usize;
+        let nfreed = sp.ref_ as u64;
+        SWEPT_SMALL[cl].fetch_add(nfreed, Ordering::Relaxed);
+        let bytes = nfreed * size as u64;
+        stats::atomic(Field::HeapAlloc).fetch_sub(bytes, Ordering::Relaxed);
+        lower_next_gc(bytes);
+        // SAFETY: claimed and swept by us, no block marked, its ref_ objects counted above.
+        unsafe { CENTRAL[cl].free_dead_span(s) };
+        return true;
+    }
+    // Ask for its bitmap words and type-index bytes up front: the loop below
     // walks them in order and would otherwise wait for each line in turn.
     {
         let lo = bitmap::locate(sp.end() - 8).0 as *const _ as usize;
@@ -137,7 +154,6 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
     let base = sp.base();
     let mut head: *mut MLink = ptr::null_mut();
     let mut tail: *mut MLink = ptr::null_mut();
-    let clobber = crate::config::DEBUG.clobberfree.load(Ordering::Relaxed) != 0;
     // One bitmap word at a time: marks cleared (the old free list's too), dead blocks found
     // with a few mask operations per 16 heap words instead of a read-modify-write per block.
     let nfreed = bitmap::sweep_owned(base, base + n * size, size, |v| {
