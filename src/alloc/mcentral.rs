@@ -310,11 +310,15 @@ impl MCentral {
     fn grow(&self) -> *mut MSpan {
         let cl = self.sizeclass;
         let npages = TABLES.class_to_allocnpages[cl] as usize;
-        let s = heap::alloc(npages, cl, false, true);
+        // Blocks of one or two words are written whole while they are threaded (link, and a
+        // zero second word: the zeroing protocol's "already zero"), so their pages need no
+        // zeroing first.
+        let whole = crate::sizeclass::class_size(cl) <= 16;
+        let s = heap::alloc(npages, cl, false, !whole);
         if s.is_null() {
             return s;
         }
-        // SAFETY: s is a fresh zeroed in-use span owned by us until published.
+        // SAFETY: s is a fresh in-use span owned by us until published, zeroed unless `whole`.
         unsafe {
             let sp = &mut *s;
             let size = sp.elemsize;
@@ -324,6 +328,9 @@ impl MCentral {
             for i in 0..n {
                 let next = if i + 1 < n { (p + size) as *mut MLink } else { ptr::null_mut() };
                 (*(p as *mut MLink)).next = next;
+                if size == 16 {
+                    *(p as *mut usize).add(1) = 0;
+                }
                 p += size;
             }
             sp.freelist = base as *mut MLink;
