@@ -417,6 +417,9 @@ struct Ctx<'a> {
     /// One-entry cache for `type_ti`: the span primary type last resolved, and its scan info.
     last_typ: usize,
     last_ti: usize,
+    /// One-entry cache for `compiled`: the program last looked up, and its slot in `progs`.
+    last_pc: usize,
+    last_slot: usize,
     /// Candidate pointers found by the scanner, waiting for their span-map entry and bitmap
     /// word to arrive (prefetched when queued): a circular buffer of CANDS entries.
     cands: [(usize, usize); CANDS],
@@ -452,6 +455,8 @@ impl<'a> Ctx<'a> {
             rlen: 0,
             last_typ: 0,
             last_ti: TI_CONSERVATIVE,
+            last_pc: usize::MAX,
+            last_slot: 0,
             cands: [(0, 0); CANDS],
             chead: 0,
             clen: 0,
@@ -587,7 +592,12 @@ impl<'a> Ctx<'a> {
     /// in this mark).
     #[inline(always)]
     fn compiled(&mut self, pc: usize) -> usize {
+        if pc == self.last_pc {
+            return self.last_slot;
+        }
         let i = ((pc >> 3) ^ (pc >> 10)) % PROG_CACHE;
+        self.last_pc = pc;
+        self.last_slot = i;
         if self.progs[i].pc != pc {
             self.progs[i] = Compiled::compile(pc);
         }
@@ -894,10 +904,8 @@ const TI_NONE: usize = usize::MAX;
 /// queues it with the type info it will be scanned with, resolved now (the span is at hand).
 #[inline(always)]
 fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
-    if v < cx.lo || v >= cx.hi {
-        return;
-    }
-    // [lo, hi) is inside [arena_start, arena_used).
+    // Every caller checked v against [lo, hi), which is inside [arena_start, arena_used).
+    debug_assert!(v >= cx.lo && v < cx.hi);
     let s = arena::span_of_unchecked(v);
     if s.is_null() {
         return;
