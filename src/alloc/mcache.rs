@@ -12,6 +12,14 @@
 //!
 //! Explicit frees of objects the cache does not own collect in `free[cl]` and go to the central
 //! list in batches of one span's worth.
+//!
+//! ## Carving
+//! A freshly grown span comes with no free list: its blocks are still raw memory (`carve[cl]`,
+//! dirty or known zero). `refill` threads them [`CARVE_BYTES`] at a time, zeroing dirty blocks
+//! as it goes, so a span's memory is first written in small bursts right before the blocks are
+//! used rather than in one pass over the whole span when it is grown. Whatever is left uncarved
+//! when the cache lets the span go is threaded then, with the zeroing protocol's second word
+//! (poison, or 0 for 16-byte blocks), so the span's free list is complete again.
 
 use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -30,11 +38,26 @@ pub struct FreeBatch {
     pub n: u32,
 }
 
+/// The part of a fresh span not threaded into a free list yet: blocks `[next, end)`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Carve {
+    pub next: usize,
+    pub end: usize,
+    /// The memory may hold old data: blocks are zeroed as they are carved.
+    pub dirty: bool,
+}
+
+/// Bytes of blocks threaded per carving batch.
+const CARVE_BYTES: usize = 2048;
+
 #[repr(C)]
 pub struct MCache {
     /// Private free list of `alloc[cl]` (hot: first in the struct).
     pub list: [*mut MLink; NUM_SIZE_CLASSES],
     pub alloc: [*mut MSpan; NUM_SIZE_CLASSES],
+    /// Uncarved blocks of `alloc[cl]` (see "Carving").
+    pub carve: [Carve; NUM_SIZE_CLASSES],
     /// Tiny allocator: current 16-byte block cursor and bytes left in it.
     pub tiny: usize,
     pub tinysize: usize,
@@ -257,18 +280,81 @@ impl MCache {
         if !self.list[cl].is_null() {
             crate::fatal::throw("refill on a nonempty span");
         }
+        let l = self.carve_batch(cl);
+        if !l.is_null() {
+            return l;
+        }
         let old = self.alloc[cl];
         if !old.is_null() {
             self.alloc[cl] = ptr::null_mut();
             // SAFETY: old is our cached span and its private list is empty.
             unsafe { CENTRAL[cl].uncache_span(old, ptr::null_mut()) };
         }
-        let (s, list) = CENTRAL[cl].cache_span();
+        let (s, list, fresh) = CENTRAL[cl].cache_span();
         if s.is_null() {
             crate::fatal::throw("out of memory");
         }
         self.alloc[cl] = s;
+        if fresh {
+            // SAFETY: s is now cached by us; nobody else touches a cached span's fields.
+            let sp = unsafe { &mut *s };
+            let base = sp.base();
+            self.carve[cl] = Carve { next: base, end: base + sp.nelems as usize * sp.elemsize, dirty: sp.needzero != 0 };
+            // Carving (here or on release) now keeps the zeroing protocol for every block.
+            sp.needzero = 0;
+            return self.carve_batch(cl);
+        }
         list
+    }
+
+    /// Threads the next batch of `carve[cl]` (zeroing dirty blocks) and returns it as a free
+    /// list; null when nothing is left to carve.
+    fn carve_batch(&mut self, cl: usize) -> *mut MLink {
+        let size = crate::sizeclass::class_size(cl);
+        let c = &mut self.carve[cl];
+        if c.next >= c.end {
+            return ptr::null_mut();
+        }
+        let k = ((c.end - c.next) / size).min((CARVE_BYTES / size).max(1));
+        let head = c.next;
+        if c.dirty {
+            // SAFETY: [next, end) are free blocks of our cached span, not on any list.
+            unsafe { ptr::write_bytes(head as *mut u8, 0, k * size) };
+        }
+        let mut p = head;
+        for i in 0..k {
+            // SAFETY: as above.
+            unsafe { (*(p as *mut MLink)).next = if i + 1 < k { (p + size) as *mut MLink } else { ptr::null_mut() } };
+            p += size;
+        }
+        c.next = p;
+        head as *mut MLink
+    }
+
+    /// Threads all of `carve[cl]` in front of `list` for handing the span back: free blocks
+    /// keep the zeroing protocol (a dirty block bigger than 16 bytes gets the sweep poison in
+    /// its second word, a dirty 16-byte block a zero one). Returns the new list head.
+    fn carve_rest(&mut self, cl: usize, list: *mut MLink) -> *mut MLink {
+        let size = crate::sizeclass::class_size(cl);
+        let c = core::mem::replace(&mut self.carve[cl], Carve { next: 0, end: 0, dirty: false });
+        if c.next >= c.end {
+            return list;
+        }
+        let mut p = c.next;
+        while p < c.end {
+            // SAFETY: as in carve_batch.
+            unsafe {
+                let next = if p + size < c.end { (p + size) as *mut MLink } else { list };
+                (*(p as *mut MLink)).next = next;
+                if c.dirty && size > 16 {
+                    *(p as *mut usize).add(1) = crate::alloc::malloc::SWEEP_POISON;
+                } else if c.dirty && size == 16 {
+                    *(p as *mut usize).add(1) = 0;
+                }
+            }
+            p += size;
+        }
+        c.next as *mut MLink
     }
 
     /// Queues an explicitly freed object of class `cl` that this cache does not own
@@ -297,7 +383,7 @@ impl MCache {
         for cl in 1..NUM_SIZE_CLASSES {
             let s = self.alloc[cl];
             if !s.is_null() {
-                let list = self.list[cl];
+                let list = self.carve_rest(cl, self.list[cl]);
                 self.alloc[cl] = ptr::null_mut();
                 self.list[cl] = ptr::null_mut();
                 // SAFETY: s is cached by us with private list `list`.

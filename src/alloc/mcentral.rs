@@ -59,15 +59,18 @@ pub fn init_all() {
 
 impl MCentral {
     /// Hands a span with free objects to a thread cache, with its whole free list.
-    /// Returns (null, null) when the heap is exhausted.
-    pub fn cache_span(&self) -> (*mut MSpan, *mut MLink) {
+    /// Returns (null, null, false) when the heap is exhausted. The third value is true for a
+    /// freshly grown span, whose blocks are not threaded yet: the cache carves them itself
+    /// (`MCache::refill`), and the span's `needzero` says whether its memory is dirty.
+    pub fn cache_span(&self) -> (*mut MSpan, *mut MLink, bool) {
         self.lists.lock.lock();
         let mut s = self.find_swept_span();
-        if s.is_null() {
+        let fresh = s.is_null();
+        if fresh {
             self.lists.lock.unlock();
             s = self.grow();
             if s.is_null() {
-                return (ptr::null_mut(), ptr::null_mut());
+                return (ptr::null_mut(), ptr::null_mut(), false);
             }
             self.lists.lock.lock();
         } else {
@@ -79,7 +82,7 @@ impl MCentral {
             let l = self.lists.get_mut_unchecked();
             l.empty.insert_back(s);
             let sp = &mut *s;
-            if sp.nfree == 0 || sp.freelist.is_null() {
+            if sp.nfree == 0 || (sp.freelist.is_null() && !fresh) {
                 crate::fatal::throw("empty span");
             }
             sp.incache = true;
@@ -90,7 +93,7 @@ impl MCentral {
             list
         };
         self.lists.lock.unlock();
-        (s, list)
+        (s, list, fresh)
     }
 
     /// Finds a swept span with free objects, sweeping unswept spans of this class on the way
@@ -310,33 +313,22 @@ impl MCentral {
     fn grow(&self) -> *mut MSpan {
         let cl = self.sizeclass;
         let npages = TABLES.class_to_allocnpages[cl] as usize;
-        // Blocks of one or two words are written whole while they are threaded (link, and a
-        // zero second word: the zeroing protocol's "already zero"), so their pages need no
-        // zeroing first.
-        let whole = crate::sizeclass::class_size(cl) <= 16;
-        let s = heap::alloc(npages, cl, false, !whole);
+        // Not zeroed here, and no free list threaded: the cache that takes the span carves
+        // (and, when `needzero` says the memory is dirty, zeroes) its blocks a batch at a time
+        // as it allocates them, so a fresh span's memory is first written where it is used.
+        let s = heap::alloc(npages, cl, false, false);
         if s.is_null() {
             return s;
         }
-        // SAFETY: s is a fresh in-use span owned by us until published, zeroed unless `whole`.
+        // SAFETY: s is a fresh in-use span owned by us until published.
         unsafe {
             let sp = &mut *s;
             let size = sp.elemsize;
             let n = sp.nelems as usize;
-            let base = sp.base();
-            let mut p = base;
-            for i in 0..n {
-                let next = if i + 1 < n { (p + size) as *mut MLink } else { ptr::null_mut() };
-                (*(p as *mut MLink)).next = next;
-                if size == 16 {
-                    *(p as *mut usize).add(1) = 0;
-                }
-                p += size;
-            }
-            sp.freelist = base as *mut MLink;
+            sp.freelist = ptr::null_mut();
             sp.nfree = n as u32;
             sp.ref_ = 0;
-            bitmap::markspan(base, size, n, size * n < npages << PAGE_SHIFT);
+            bitmap::markspan(sp.base(), size, n, size * n < npages << PAGE_SHIFT);
         }
         s
     }

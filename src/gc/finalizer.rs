@@ -567,7 +567,8 @@ pub fn set_c_finalizer(obj: usize, f: Option<extern "C" fn(*mut c_void, *mut c_v
 
 
 /// True if small object `obj` sits on a free list we can see: the span's free list or free
-/// buffer, or the calling thread's own cache (private list of this span, pending frees). A block
+/// buffer, or the calling thread's own cache (private list or uncarved blocks of this span,
+/// pending frees). A block
 /// another thread freed into its own cache is not detected.
 fn is_free_small(sp: &MSpan, obj: usize) -> bool {
     use crate::alloc::{mcache, mcentral::CENTRAL};
@@ -590,7 +591,8 @@ fn is_free_small(sp: &MSpan, obj: usize) -> bool {
     if !c.is_null() {
         // SAFETY: our own cache.
         let c = unsafe { &*c };
-        if (core::ptr::eq(c.alloc[cl], sp) && on(c.list[cl], obj)) || on(c.free[cl].head, obj) {
+        let uncarved = obj >= c.carve[cl].next && obj < c.carve[cl].end;
+        if (core::ptr::eq(c.alloc[cl], sp) && (on(c.list[cl], obj) || uncarved)) || on(c.free[cl].head, obj) {
             return true;
         }
     }

@@ -354,7 +354,8 @@ impl MHeap {
 }
 
 /// `runtime_MHeap_Alloc`: a span of `npage` pages for size class `sizeclass` (0 = large).
-/// Returns null when out of memory. The span is zeroed if `needzero` and it held old data.
+/// Returns null when out of memory. The span is zeroed if `needzero` and it held old data;
+/// otherwise its `needzero` flag tells the caller whether it did.
 pub fn alloc(npage: usize, sizeclass: usize, large: bool, needzero: bool) -> *mut MSpan {
     ensure_init();
     crate::collector_hooks::reclaim(npage);
@@ -403,10 +404,14 @@ pub fn alloc(npage: usize, sizeclass: usize, large: bool, needzero: bool) -> *mu
         // SAFETY: s is in use and owned by this caller until returned.
         unsafe {
             let sp = &mut *s;
-            if needzero && sp.needzero != 0 {
-                ptr::write_bytes(sp.base() as *mut u8, 0, sp.npages << PAGE_SHIFT);
+            // Without `needzero` the caller takes the memory as it is, and the flag keeps
+            // saying whether it is dirty (MCentral's grow zeroes block by block).
+            if needzero {
+                if sp.needzero != 0 {
+                    ptr::write_bytes(sp.base() as *mut u8, 0, sp.npages << PAGE_SHIFT);
+                }
+                sp.needzero = 0;
             }
-            sp.needzero = 0;
         }
     }
     s
