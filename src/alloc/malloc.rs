@@ -8,9 +8,12 @@
 //! * **large**: pages straight from the page heap, one object per span.
 //!
 //! Zeroing protocol (§16.1): a free small object is already zero iff its second word is zero.
-//! Fresh spans are zero (the page heap zeroes reused pages), carving writes only word 0, and
-//! every free path poisons word 1 of objects bigger than 16 bytes, so allocation clears word 0
-//! and, only when word 1 is non-zero, the whole object.
+//! A fresh span's blocks are carved by the cache that takes it (`mcache`, "Carving"): zeroed
+//! first when the pages held old data, so a carved block is zero but for its link; blocks left
+//! uncarved when the cache lets the span go are threaded with a poisoned second word (a zero
+//! one for 16-byte blocks, which are then whole). Every free path poisons word 1 of objects
+//! bigger than 16 bytes, so allocation clears word 0 and, only when word 1 is non-zero, the
+//! whole object.
 
 use core::ptr;
 

@@ -5,7 +5,8 @@
 //! span's free list at once ([`MCentral::cache_span`]) and gives back what is left when it lets
 //! the span go ([`MCentral::uncache_span`]). Frees from threads that do not own the span are
 //! batched per cache and arrive through [`MCentral::free_list`]; for a cached span they wait in
-//! the span's `freebuf` until it is uncached.
+//! the span's `freebuf` until it is uncached. A freshly grown span is handed over with no
+//! free list at all: the cache carves its blocks as it needs them (`mcache`, "Carving").
 //!
 //! Lock order: a central lock may be held while taking the heap lock is *not* allowed; the
 //! central lock is dropped around every call into the page heap.
