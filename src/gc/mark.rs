@@ -417,6 +417,8 @@ struct Ctx<'a> {
     /// One-entry cache for `type_ti`: the span primary type last resolved, and its scan info.
     last_typ: usize,
     last_ti: usize,
+    /// Block size for which `last_typ` scans conservatively (see `primary_ti`), or usize::MAX.
+    last_dense: usize,
     /// One-entry cache for `compiled`: the program last looked up, and its slot in `progs`.
     last_pc: usize,
     last_slot: usize,
@@ -455,6 +457,7 @@ impl<'a> Ctx<'a> {
             rlen: 0,
             last_typ: 0,
             last_ti: TI_CONSERVATIVE,
+            last_dense: usize::MAX,
             last_pc: usize::MAX,
             last_slot: 0,
             cands: [(0, 0); CANDS],
@@ -604,13 +607,21 @@ impl<'a> Ctx<'a> {
         i
     }
 
-    /// [`type_ti`] for a span's primary type, through a one-entry cache (a heap's spans mostly
-    /// share a handful of types).
+    /// How to scan a block of `n` bytes whose type is its span's primary type `typ`: its
+    /// [`type_ti`], through a one-entry cache (a heap's spans mostly share a handful of types).
+    /// A single object whose program makes every word of the block a plain pointer (`GC_APTR`
+    /// only, element size == block size: tree and list nodes made of pointers) is scanned by
+    /// the conservative loop instead, which sends exactly the same candidates (every word
+    /// inside the heap, no pointee type) without the program's bookkeeping.
     #[inline(always)]
-    fn primary_ti(&mut self, typ: usize) -> usize {
+    fn primary_ti(&mut self, typ: usize, n: usize) -> usize {
         if typ != self.last_typ {
             self.last_typ = typ;
             self.last_ti = type_ti(typ);
+            self.last_dense = dense_size(typ);
+        }
+        if n == self.last_dense {
+            return TI_CONSERVATIVE;
         }
         self.last_ti
     }
@@ -897,6 +908,26 @@ fn type_ti(typ: usize) -> usize {
     }
 }
 
+/// The element size of single-object type word `typ` if its GC program marks every word as a
+/// plain pointer (`GC_APTR` at every word offset, nothing else), else usize::MAX.
+#[cold]
+fn dense_size(typ: usize) -> usize {
+    if typ == 0 || typ & 7 != TYPEINFO_SINGLE_OBJECT {
+        return usize::MAX;
+    }
+    // SAFETY: the type word names a type descriptor; __gc is at offset 40.
+    let pc = unsafe { *(((typ & !7) + 40) as *const usize) };
+    if pc == 0 {
+        return usize::MAX;
+    }
+    let c = Compiled::compile(pc);
+    let words = c.elemsize / 8;
+    if c.elemsize == 0 || words > 63 || c.ptrmask != 0 || c.mask != (1u64 << words) - 1 {
+        return usize::MAX;
+    }
+    c.elemsize
+}
+
 /// "Nothing to scan" (a typed block whose type has no program); never queued.
 const TI_NONE: usize = usize::MAX;
 
@@ -950,7 +981,7 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
         ti
     } else if x & bitmap::BIT_TYPED != 0 {
         // The span's primary type: no per-object table read (a cache miss on big heaps).
-        cx.primary_ti(sp.types.primary)
+        cx.primary_ti(sp.types.primary, n)
     } else if sp.types.compression == crate::heap::span::MTYPES_EMPTY {
         TI_CONSERVATIVE
     } else {
@@ -1141,5 +1172,26 @@ mod tests {
         let mut desc2 = [0usize; 8];
         desc2[5] = zero_elem.as_ptr() as usize;
         assert_eq!(type_ti(desc2.as_ptr() as usize | TYPEINFO_ARRAY), TI_NONE);
+    }
+
+    /// Only single objects made entirely of plain pointers scan conservatively.
+    #[test]
+    fn dense_pointer_structs() {
+        use crate::config::{TYPEINFO_ARRAY, TYPEINFO_SINGLE_OBJECT};
+        let dense = |prog: &[usize], kind: usize| {
+            let mut desc = [0usize; 8];
+            desc[5] = prog.as_ptr() as usize;
+            dense_size(desc.as_ptr() as usize | kind)
+        };
+        let node = [16usize, GC_APTR, 0, GC_APTR, 8, GC_END];
+        assert_eq!(dense(&node, TYPEINFO_SINGLE_OBJECT), 16, "struct of two plain pointers");
+        assert_eq!(dense(&node, TYPEINFO_ARRAY), usize::MAX, "arrays keep their program");
+        let with_int = [24usize, GC_APTR, 0, GC_APTR, 8, GC_END];
+        assert_eq!(dense(&with_int, TYPEINFO_SINGLE_OBJECT), usize::MAX, "a non-pointer word");
+        let typed_ptr = [16usize, GC_APTR, 0, GC_PTR, 8, 0x1000, GC_END];
+        assert_eq!(dense(&typed_ptr, TYPEINFO_SINGLE_OBJECT), usize::MAX, "GC_PTR carries a pointee type");
+        let string = [16usize, GC_STRING, 0, GC_END];
+        assert_eq!(dense(&string, TYPEINFO_SINGLE_OBJECT), usize::MAX, "not a plain pointer");
+        assert_eq!(dense_size(0), usize::MAX);
     }
 }
