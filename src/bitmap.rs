@@ -156,22 +156,10 @@ pub fn markspan(v: usize, size: usize, n: usize, leftover: bool) {
     if total > 0 && size >= 8 && size % 8 == 0 && ((v - arena::start()) / 8) % WORDS_PER_BITMAP_WORD == 0 {
         // A span being carved (the common case): one store per bitmap word.
         let step = size / 8;
-        let end = (total - 1) * step + 1; // one past the last block start, in words
-        let first = locate(v).0 as *const AtomicUsize;
-        let mut next = 0;
-        let mut k = 0;
-        while next < end {
-            let lo = k * WORDS_PER_BITMAP_WORD;
-            let mut starts = 0usize;
-            while next < end && next < lo + WORDS_PER_BITMAP_WORD {
-                starts |= 1 << (next - lo);
-                next += step;
-            }
-            // SAFETY: the bitmap grows downward, one word per 16 heap words; these cover
-            // blocks checked above to lie below arena_used.
-            unsafe { &*first.sub(k) }.store(starts * BIT_ALLOCATED, Ordering::Relaxed);
-            k += 1;
-        }
+        // Blocks checked above to lie below arena_used; one past the last start, in words.
+        for_each_start_word(v, (total - 1) * step + 1, step, |w, starts, _| {
+            w.store(starts * BIT_ALLOCATED, Ordering::Relaxed);
+        });
         return;
     }
     let mut cur: Option<(&AtomicUsize, usize)> = None;
@@ -215,6 +203,31 @@ pub fn unmarkspan(v: usize, nbytes: usize) {
     }
 }
 
+/// Walks the bitmap words of the blocks that start every `step` heap words from `base`
+/// (16-word aligned) up to `end` words from it, in address order: `f(word, starts, region)`
+/// gets each bitmap word, the mask of block starts it covers (bit i: heap word i of the
+/// word's 16) and the heap address of its first word. The caller guarantees that
+/// `[base, base + 8*end)` lies below arena_used.
+#[inline(always)]
+fn for_each_start_word(base: usize, end: usize, step: usize, mut f: impl FnMut(&AtomicUsize, usize, usize)) {
+    let first = locate(base).0 as *const AtomicUsize;
+    let mut next = 0; // word offset of the next block start
+    let mut k = 0;
+    while next < end {
+        let lo = k * WORDS_PER_BITMAP_WORD;
+        let hi = (lo + WORDS_PER_BITMAP_WORD).min(end);
+        let mut starts = 0usize;
+        while next < hi {
+            starts |= 1 << (next - lo);
+            next += step;
+        }
+        // SAFETY: the bitmap grows downward, one word per 16 heap words, and covers the arena
+        // up to arena_used, which this region lies below (caller's guarantee).
+        f(unsafe { &*first.sub(k) }, starts, base + lo * 8);
+        k += 1;
+    }
+}
+
 /// True if any mark bit is set among the bitmap words covering `[v, v+nbytes)` (`v` 16-word
 /// aligned, `nbytes` a multiple of 128): a span whose words carry none has no live block.
 pub fn any_marked(v: usize, nbytes: usize) -> bool {
@@ -241,38 +254,21 @@ pub fn sweep_owned(base: usize, limit: usize, size: usize, mut dead: impl FnMut(
     // A bitmap word is four 16-bit planes, one per bit kind: bit i of `PLANE * BIT_X` is heap
     // word i's X bit, so `(x / BIT_X) & PLANE` reads a plane and `m * BIT_X` places mask m in it.
     const PLANE: usize = (1 << WORDS_PER_BITMAP_WORD) - 1;
-    let step = size / 8;
-    let end = (limit - base) / 8; // in words from base
-    let first = locate(base).0 as *const AtomicUsize;
     let mut ndead = 0;
-    let mut next = 0; // word offset of the next block start
-    let mut k = 0;
-    while next < end {
-        let lo = k * WORDS_PER_BITMAP_WORD;
-        let hi = (lo + WORDS_PER_BITMAP_WORD).min(end);
-        let mut starts = 0usize;
-        while next < hi {
-            starts |= 1 << (next - lo);
-            next += step;
-        }
-        // SAFETY: the bitmap grows downward, one word per 16 heap words; this region lies
-        // below `limit`, inside the mapped arena, so its word is mapped.
-        let w = unsafe { &*first.sub(k) };
+    for_each_start_word(base, (limit - base) / 8, size / 8, |w, starts, region| {
         let x = w.load(Ordering::Relaxed);
         let died = (x / BIT_ALLOCATED) & starts & !((x / BIT_MARKED) & PLANE);
         let new = x & !((PLANE * BIT_MARKED) | (died * BIT_SCAN) | (died * BIT_TYPED));
         if new != x {
             w.store(new, Ordering::Relaxed);
         }
-        let region = base + lo * 8;
         let mut d = died;
         while d != 0 {
             dead(region + d.trailing_zeros() as usize * 8);
             d &= d - 1;
             ndead += 1;
         }
-        k += 1;
-    }
+    });
     ndead
 }
 

@@ -346,10 +346,8 @@ impl MCache {
             unsafe {
                 let next = if p + size < c.end { (p + size) as *mut MLink } else { list };
                 (*(p as *mut MLink)).next = next;
-                if c.dirty && size > 16 {
-                    *(p as *mut usize).add(1) = crate::alloc::malloc::SWEEP_POISON;
-                } else if c.dirty && size == 16 {
-                    *(p as *mut usize).add(1) = 0;
+                if c.dirty && size >= 16 {
+                    *(p as *mut usize).add(1) = if size > 16 { crate::alloc::malloc::SWEEP_POISON } else { 0 };
                 }
             }
             p += size;
