@@ -77,6 +77,13 @@ pub fn markscan_typed(v: usize, primary: bool) {
     w.store(x | ((BIT_SCAN | if primary { BIT_TYPED } else { 0 }) << sh), Ordering::Relaxed);
 }
 
+/// `markscan_typed(v, true)`: both bits are set, so nothing needs clearing first.
+#[inline(always)]
+pub fn markscan_primary(v: usize) {
+    let (w, sh) = locate(v);
+    w.store(w.load(Ordering::Relaxed) | ((BIT_SCAN | BIT_TYPED) << sh), Ordering::Relaxed);
+}
+
 /// `runtime_marknogc`: clear allocated, set boundary (the block becomes invisible to the GC).
 pub fn marknogc(v: usize) {
     let (w, sh) = locate(v);

@@ -69,12 +69,15 @@ pub static ALWAYS_CALL: core::sync::atomic::AtomicU32 = core::sync::atomic::Atom
 /// mode wants every allocation) does the call reach the collector.
 #[inline(always)]
 pub fn after_alloc(size: usize) {
-    if crate::stats::heap_alloc() < crate::stats::next_gc()
-        && ALWAYS_CALL.load(Ordering::Relaxed) == 0
-    {
-        return;
+    if trigger_due() {
+        after_alloc_slow(size);
     }
-    after_alloc_slow(size);
+}
+
+/// True when [`after_alloc`] has to reach the collector.
+#[inline(always)]
+pub fn trigger_due() -> bool {
+    crate::stats::heap_alloc() >= crate::stats::next_gc() || ALWAYS_CALL.load(Ordering::Relaxed) != 0
 }
 
 #[cold]

@@ -67,8 +67,7 @@ fn leave(c: &mut MCache) {
 pub type GcTrigger = fn();
 
 /// Zeroes a block of `sz` bytes, a size class above 16: straight-line stores for the classes
-/// up to 64 bytes (32, 48, 64: what tree-shaped programs allocate most; a call to memset costs
-/// as much as the stores themselves there), memset above.
+/// up to 64 bytes (32, 48, 64: what tree-shaped programs allocate most), `rep stosq` above.
 #[inline(always)]
 unsafe fn zero_block(p: *mut usize, sz: usize) {
     if sz <= 64 {
@@ -86,50 +85,68 @@ unsafe fn zero_block(p: *mut usize, sz: usize) {
             }
         }
     } else {
-        // SAFETY: as above.
-        unsafe { ptr::write_bytes(p as *mut u8, 0, sz) };
+        // `rep stosq` rather than a call to memset: the allocation fast path then makes no
+        // call, so it needs no callee-saved registers (see `mallocgc`).
+        // SAFETY: the caller's block has sz bytes, a multiple of 8; DF is clear (ABI); rcx and
+        // rdi are declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                "rep stosq",
+                inout("rcx") sz / 8 => _,
+                inout("rdi") p => _,
+                in("rax") 0usize,
+                options(nostack, preserves_flags)
+            )
+        };
     }
 }
 
-/// `runtime_mallocgc(size, typ, flag)`.
-/// `runtime_mallocgc`: the fast path inline, everything else out of line.
+/// `runtime_mallocgc(size, typ, flag)`: the fast path inline, everything else out of line.
+///
+/// The fast path is the common case: a small scannable or NoScan block of at least 16 bytes,
+/// flags 0 or FlagNoScan, no debug mode, a block ready in the thread's cache and, for a typed
+/// block, the span's primary type (recorded in the heap bitmap only, see
+/// `typeinfo::settype_primary`). Every way out of it that is not the plain return is a tail
+/// call (`mallocgc_slow`, `mallocgc_slow_entered`, `after_fast_cold`), so the compiled fast
+/// path keeps everything in scratch registers: no callee-saved register is pushed or popped
+/// on the way through. It changes nothing before it hands over to the slow path, except the
+/// `mallocing` flag, which `mallocgc_slow_entered` takes over as set.
 #[inline(always)]
 pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
-    match mallocgc_fast(size, typ, flag) {
-        Some(p) => p,
-        None => mallocgc_slow(size, typ, flag),
-    }
-}
-
-/// The common case in few instructions and few registers (so no spills): a small scannable or
-/// NoScan block of at least 16 bytes with flags 0 or FlagNoScan, no debug mode, a block ready
-/// in the thread's cache. The block's type goes only into the bitmap when it is its span's
-/// primary type (`typeinfo::settype_primary`). `None`: take the general path, which rechecks
-/// everything (nothing has been changed then).
-#[inline(always)]
-fn mallocgc_fast(size: usize, typ: usize, flag: u32) -> Option<*mut u8> {
     if flag & !FLAG_NO_SCAN != 0 || size.wrapping_sub(TINY_SIZE) > MAX_SMALL_SIZE - TINY_SIZE || config::slow_alloc() {
-        return None;
+        return mallocgc_slow(size, typ, flag);
     }
     let c = mcache::current();
     if c.is_null() {
-        return None;
+        return mallocgc_slow(size, typ, flag);
     }
     // SAFETY: the thread's own cache (mcache module comment).
     let c = unsafe { &mut *c };
+    if c.mallocing != 0 {
+        // Re-entered: the slow path's `enter` throws.
+        return mallocgc_slow(size, typ, flag);
+    }
     let cl = sizeclass::size_to_class(size);
     // Inside the allocator before the list is read: a collection flushes every cache's lists,
     // and it waits for `leave`.
-    enter(c);
+    set_mallocing(c);
     // SAFETY: cl < NUM_SIZE_CLASSES.
     let slot = unsafe { c.list.get_unchecked_mut(cl) } as *mut *mut MLink;
     // SAFETY: the cache's own list head.
     let p = unsafe { *slot };
     if p.is_null() {
-        leave(c);
-        return None;
+        return mallocgc_slow_entered(size, typ, flag);
     }
-    let sz = sizeclass::class_size(cl);
+    if flag == 0 && typ != 0 {
+        // SAFETY: c.alloc[cl] is the in-use span the cache's list belongs to, owned by it.
+        let span = unsafe { &**c.alloc.get_unchecked(cl) };
+        if !typeinfo::is_primary(span, typ) {
+            return mallocgc_slow_entered(size, typ, flag);
+        }
+    }
+    // SAFETY: cl < NUM_SIZE_CLASSES (as for the list); unchecked, because a bounds check's
+    // panic call would make the fast path save registers.
+    let sz = unsafe { *sizeclass::TABLES.class_to_size.get_unchecked(cl) } as usize;
     // SAFETY: p is a free block of `sz` bytes owned by this cache (zeroing protocol above).
     unsafe {
         *slot = (*p).next;
@@ -141,20 +158,49 @@ fn mallocgc_fast(size: usize, typ: usize, flag: u32) -> Option<*mut u8> {
     c.local_cachealloc += sz as isize;
     let v = p as usize;
     if flag == 0 {
-        // SAFETY: c.alloc[cl] is the in-use span the block came from, owned by this cache.
-        let span = unsafe { &mut **c.alloc.get_unchecked(cl) };
         if typ != 0 {
-            let primary = typeinfo::settype_primary(span, v, typ);
-            bitmap::markscan_typed(v, primary);
+            bitmap::markscan_primary(v);
         } else {
             bitmap::markscan(v);
         }
     }
-    leave(c);
-    crate::collector_hooks::after_alloc(size);
-    Some(v as *mut u8)
+    clear_mallocing(c);
+    if crate::tls::pending() != 0 || crate::collector_hooks::trigger_due() {
+        return after_fast_cold(v, size);
+    }
+    v as *mut u8
 }
 
+/// `enter` without its re-entry check (the fast path checked `mallocing` itself).
+#[inline(always)]
+fn set_mallocing(c: &mut MCache) {
+    // SAFETY: volatile so the suspend-signal handler on this thread sees the flag in memory.
+    unsafe { ptr::write_volatile(&mut c.mallocing, 1) };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// `leave` without its suspend check (the fast path tests it together with the GC trigger).
+#[inline(always)]
+fn clear_mallocing(c: &mut MCache) {
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    // SAFETY: as in set_mallocing.
+    unsafe { ptr::write_volatile(&mut c.mallocing, 0) };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// The end of a fast allocation that has somewhere to go: a suspend request that arrived
+/// while `mallocing` was set, or a collection due.
+#[cold]
+#[inline(never)]
+fn after_fast_cold(v: usize, size: usize) -> *mut u8 {
+    if crate::tls::pending() != 0 && crate::tls::locks() == 0 {
+        crate::sync::run_suspend_hook();
+    }
+    crate::collector_hooks::after_alloc(size);
+    v as *mut u8
+}
+
+/// The general path, from the start.
 #[cold]
 #[inline(never)]
 fn mallocgc_slow(size: usize, typ: usize, flag: u32) -> *mut u8 {
@@ -163,6 +209,23 @@ fn mallocgc_slow(size: usize, typ: usize, flag: u32) -> *mut u8 {
     }
     let c = mcache::get();
     enter(c);
+    mallocgc_in(c, size, typ, flag)
+}
+
+/// The general path for a fast path that had already set `mallocing` (and changed nothing
+/// else): the cache's list was empty or the type is not the span's primary one.
+#[cold]
+#[inline(never)]
+fn mallocgc_slow_entered(size: usize, typ: usize, flag: u32) -> *mut u8 {
+    let c = mcache::current();
+    debug_assert!(!c.is_null());
+    // SAFETY: the fast path found this thread's cache (not null) and set its mallocing flag.
+    mallocgc_in(unsafe { &mut *c }, size, typ, flag)
+}
+
+/// The general path inside the allocator (`mallocing` set): every size, flag and debug mode.
+#[inline(never)]
+fn mallocgc_in(c: &mut MCache, size: usize, typ: usize, flag: u32) -> *mut u8 {
     let v: usize;
     let alloc_size: usize;
     let span: *mut crate::heap::span::MSpan;

@@ -46,10 +46,18 @@ pub fn settype(s: &mut MSpan, v: usize, typ: usize) -> bool {
 /// the bitmap for a 0 byte. One compare instead of an index computation and a store.
 #[inline(always)]
 pub fn settype_primary(s: &mut MSpan, v: usize, typ: usize) -> bool {
-    if s.types.compression == MTYPES_BYTES && typ == s.types.primary {
+    if is_primary(s, typ) {
         return true;
     }
     settype_slow(s, v, typ)
+}
+
+/// True if an allocation of `typ` from span `s` needs no type record beyond the heap bitmap's
+/// (`bitmap::BIT_TYPED`): `typ` is the primary type of the span's Bytes table. Exactly the
+/// case in which [`settype_primary`] records nothing.
+#[inline(always)]
+pub fn is_primary(s: &MSpan, typ: usize) -> bool {
+    s.types.compression == MTYPES_BYTES && typ == s.types.primary
 }
 
 #[cold]
