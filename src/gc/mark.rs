@@ -28,6 +28,9 @@
 //! GC programs that are plain structs (only `GC_PTR`/`GC_APTR`, element of at most 64 words)
 //! are compiled once per mark and worker into a pointer mask (`Compiled`, a small direct-mapped
 //! cache keyed by program address); everything else goes through the interpreter (`gcprog`).
+//! A block whose heap type is a single object of such a struct without `GC_PTR` words (the
+//! usual tree or list node) is queued with the mask itself as its scan info (`TI_MASK`,
+//! decided once per type and block size in `block_ti`), so scanning it reads no program.
 //! Untyped blocks, stacks and roots are scanned word by word.
 //!
 //! ## Mark bits
@@ -73,6 +76,10 @@ use rust_alloc::vec::Vec;
 
 /// Scan with no type lookup, word by word (roots, stacks, chunks of untyped blocks).
 pub const TI_CONSERVATIVE: usize = PRECISE | LOOP;
+/// Tag of a "pointer mask" scan info: bit 63 set (never set in a user-space program address),
+/// bits 0..62 the words of the block that hold pointers. What a block of a plain struct type
+/// is queued with (see `Ctx::primary_ti`): scanning it needs no program and no table.
+const TI_MASK: usize = 1 << 63;
 /// Largest piece of one block that a single work item covers.
 pub const CHUNK: usize = 128 << 10;
 pub const MAX_WORKERS: usize = 32;
@@ -322,7 +329,8 @@ pub fn external_help() {
     let mut cx = Ctx::new(&local, true);
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
     loop {
-        while let Some(o) = cx.next() {
+        while let Some(k) = cx.next() {
+            let o = cx.slot(k);
             scan_obj(&mut cx, o);
         }
         match steal(st, cx.local, 0, n + 1) {
@@ -414,11 +422,11 @@ struct Ctx<'a> {
     ring: [Obj; RING],
     rhead: usize,
     rlen: usize,
-    /// One-entry cache for `type_ti`: the span primary type last resolved, and its scan info.
+    /// One-entry cache for `primary_ti`: the span primary type and block size last resolved,
+    /// and their scan info.
     last_typ: usize,
+    last_n: usize,
     last_ti: usize,
-    /// Block size for which `last_typ` scans conservatively (see `primary_ti`), or usize::MAX.
-    last_dense: usize,
     /// One-entry cache for `compiled`: the program last looked up, and its slot in `progs`.
     last_pc: usize,
     last_slot: usize,
@@ -432,7 +440,8 @@ struct Ctx<'a> {
     lo: usize,
     hi: usize,
     bytes: u64,
-    since_check: u32,
+    /// Objects taken since the last look at idle workers (wraps at 256).
+    since_check: u8,
     /// Mark bits are set with an atomic RMW (false only when this is the only marker).
     atomic: bool,
     /// GODEBUG=checkmark verification pass (read once per mark).
@@ -456,8 +465,8 @@ impl<'a> Ctx<'a> {
             rhead: 0,
             rlen: 0,
             last_typ: 0,
+            last_n: usize::MAX,
             last_ti: TI_CONSERVATIVE,
-            last_dense: usize::MAX,
             last_pc: usize::MAX,
             last_slot: 0,
             cands: [(0, 0); CANDS],
@@ -514,14 +523,37 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The ring slot holding the next object to scan (valid until the next call: only this
+    /// function and `fill_ring` write the ring), or None when this worker has nothing left.
+    /// Returning the slot rather than the object keeps its three words out of a temporary.
     #[inline(always)]
-    fn next(&mut self) -> Option<Obj> {
-        self.since_check += 1;
-        if self.since_check >= 64 {
-            self.since_check = 0;
-            if self.stack.len() > 8 && IDLE.load(Ordering::Relaxed) & 0xffff_ffff != 0 && self.local.is_empty() {
-                self.spill();
+    fn next(&mut self) -> Option<usize> {
+        self.since_check = self.since_check.wrapping_add(1);
+        if self.since_check == 0 && self.stack.len() > 8 {
+            self.share_if_idle();
+        }
+        // Steady state (one slot free since the last call) with an object on the stack: it
+        // goes into the free slot behind the tail, and the head is returned; the ring keeps
+        // RING - 1 objects in flight.
+        let len = self.stack.len();
+        if self.rlen == RING - 1 && len != 0 {
+            let tail = (self.rhead + RING - 1) % RING;
+            // SAFETY: element len - 1 is initialised; set_len moves it out (Obj is Copy).
+            // tail < RING.
+            unsafe {
+                let src = self.stack.as_ptr().add(len - 1);
+                self.stack.set_len(len - 1);
+                let p = (*src).p;
+                // Prefetch is a hint and never faults.
+                core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0);
+                let dst = self.ring.as_mut_ptr().add(tail);
+                (*dst).p = p;
+                (*dst).n = (*src).n;
+                (*dst).ti = (*src).ti;
             }
+            let k = self.rhead;
+            self.rhead = (k + 1) % RING;
+            return Some(k);
         }
         self.fill_ring();
         if self.rlen == 0 {
@@ -537,10 +569,25 @@ impl<'a> Ctx<'a> {
                 return None;
             }
         }
-        let o = self.ring[self.rhead];
-        self.rhead = (self.rhead + 1) % RING;
+        let k = self.rhead;
+        self.rhead = (k + 1) % RING;
         self.rlen -= 1;
-        Some(o)
+        Some(k)
+    }
+
+    /// The object in ring slot `k` (from `next`).
+    #[inline(always)]
+    fn slot(&self, k: usize) -> Obj {
+        self.ring[k % RING]
+    }
+
+    /// Another worker is idle and this one's deque is empty: spill half of the private stack
+    /// where it can be stolen.
+    #[cold]
+    fn share_if_idle(&mut self) {
+        if IDLE.load(Ordering::Relaxed) & 0xffff_ffff != 0 && self.local.is_empty() {
+            self.spill();
+        }
     }
 
     #[inline(always)]
@@ -607,21 +654,15 @@ impl<'a> Ctx<'a> {
         i
     }
 
-    /// How to scan a block of `n` bytes whose type is its span's primary type `typ`: its
-    /// [`type_ti`], through a one-entry cache (a heap's spans mostly share a handful of types).
-    /// A single object whose program makes every word of the block a plain pointer (`GC_APTR`
-    /// only, element size == block size: tree and list nodes made of pointers) is scanned by
-    /// the conservative loop instead, which sends exactly the same candidates (every word
-    /// inside the heap, no pointee type) without the program's bookkeeping.
+    /// How to scan a block of `n` bytes whose type is its span's primary type `typ`, through a
+    /// one-entry cache (a heap's spans mostly share a handful of types and sizes): see
+    /// [`block_ti`].
     #[inline(always)]
     fn primary_ti(&mut self, typ: usize, n: usize) -> usize {
-        if typ != self.last_typ {
+        if typ != self.last_typ || n != self.last_n {
             self.last_typ = typ;
-            self.last_ti = type_ti(typ);
-            self.last_dense = dense_size(typ);
-        }
-        if n == self.last_dense {
-            return TI_CONSERVATIVE;
+            self.last_n = n;
+            self.last_ti = block_ti(typ, n);
         }
         self.last_ti
     }
@@ -698,7 +739,8 @@ fn drain(id: usize) {
     let n = ACTIVE_WORKERS.load(Ordering::Acquire);
     let mut cx = Ctx::new(local, n > 1);
     loop {
-        while let Some(o) = cx.next() {
+        while let Some(k) = cx.next() {
+            let o = cx.slot(k);
             scan_obj(&mut cx, o);
         }
         if let Some(o) = steal(st, cx.local, id, n) {
@@ -908,24 +950,29 @@ fn type_ti(typ: usize) -> usize {
     }
 }
 
-/// The element size of single-object type word `typ` if its GC program marks every word as a
-/// plain pointer (`GC_APTR` at every word offset, nothing else), else usize::MAX.
+/// Scan info for a block of `n` bytes of type word `typ`: [`type_ti`], except that a single
+/// object whose program compiles to a pointer mask without `GC_PTR` words (a plain struct of
+/// pointers and scalars), all inside the block's first 63 words and inside the block, gets a
+/// [`TI_MASK`] scan info: scanning it sends the same candidates (each pointer word inside the
+/// heap, no pointee type) without a program.
 #[cold]
-fn dense_size(typ: usize) -> usize {
-    if typ == 0 || typ & 7 != TYPEINFO_SINGLE_OBJECT {
-        return usize::MAX;
+fn block_ti(typ: usize, n: usize) -> usize {
+    let ti = type_ti(typ);
+    if typ & 7 != TYPEINFO_SINGLE_OBJECT || ti == TI_NONE || ti == 0 || ti == TI_CONSERVATIVE {
+        return ti;
     }
-    // SAFETY: the type word names a type descriptor; __gc is at offset 40.
-    let pc = unsafe { *(((typ & !7) + 40) as *const usize) };
-    if pc == 0 {
-        return usize::MAX;
+    let c = Compiled::compile(ti & !gcprog::PC_BITS);
+    if c.elemsize == 0 || c.ptrmask != 0 || c.mask >> 63 != 0 {
+        return ti;
     }
-    let c = Compiled::compile(pc);
-    let words = c.elemsize / 8;
-    if c.elemsize == 0 || words > 63 || c.ptrmask != 0 || c.mask != (1u64 << words) - 1 {
-        return usize::MAX;
+    if c.mask == 0 {
+        return TI_NONE;
     }
-    c.elemsize
+    let extent = (64 - c.mask.leading_zeros() as usize) * 8;
+    if extent > n || c.elemsize > n {
+        return ti;
+    }
+    TI_MASK | c.mask as usize
 }
 
 /// "Nothing to scan" (a typed block whose type has no program); never queued.
@@ -996,14 +1043,18 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
 /// Scans one work item.
 #[inline(always)]
 fn scan_obj(cx: &mut Ctx<'_>, o: Obj) {
-    cx.bytes += o.n as u64;
-    cx.cur = o.p;
-    if o.ti == TI_CONSERVATIVE {
-        conservative(cx, o.p, o.n);
-    } else if o.ti != 0 {
-        scan_prog(cx, o.p, o.n, o.ti);
+    // The fields one by one: a call that took the whole Obj would keep it in memory.
+    let Obj { p, n, ti } = o;
+    cx.bytes += n as u64;
+    cx.cur = p;
+    if ti & TI_MASK != 0 {
+        scan_mask(cx, p, ti);
+    } else if ti == TI_CONSERVATIVE {
+        conservative(cx, p, n);
+    } else if ti != 0 {
+        scan_prog(cx, p, n, ti);
     } else {
-        scan_untyped_item(cx, o);
+        scan_untyped_item(cx, p, n);
     }
 }
 
@@ -1058,9 +1109,25 @@ fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
     }
 }
 
+/// Scans the pointer words of the block at `p` named by mask scan info `ti` ([`TI_MASK`]).
+#[inline(always)]
+fn scan_mask(cx: &mut Ctx<'_>, p: usize, ti: usize) {
+    let mut m = ti & !TI_MASK;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        // SAFETY: block_ti only makes mask scan infos whose words all lie inside the block.
+        let v = unsafe { *((p + i * 8) as *const usize) };
+        if v >= cx.lo && v < cx.hi {
+            cx.candidate(v, 0);
+        }
+        m &= m - 1;
+    }
+}
+
 /// A work item with no type info: rescans and channels look up the heap's record.
 #[cold]
-fn scan_untyped_item(cx: &mut Ctx<'_>, o: Obj) {
+fn scan_untyped_item(cx: &mut Ctx<'_>, p: usize, n: usize) {
+    let o = Obj { p, n, ti: 0 };
     let s = arena::span_of(o.p);
     let typ = if s.is_null() {
         0
@@ -1174,24 +1241,35 @@ mod tests {
         assert_eq!(type_ti(desc2.as_ptr() as usize | TYPEINFO_ARRAY), TI_NONE);
     }
 
-    /// Only single objects made entirely of plain pointers scan conservatively.
+    /// Single objects of plain-struct types get a pointer mask, checked against the block.
     #[test]
-    fn dense_pointer_structs() {
+    fn mask_scan_info_for_plain_structs() {
         use crate::config::{TYPEINFO_ARRAY, TYPEINFO_SINGLE_OBJECT};
-        let dense = |prog: &[usize], kind: usize| {
+        let ti = |prog: &[usize], kind: usize, n: usize| {
             let mut desc = [0usize; 8];
             desc[5] = prog.as_ptr() as usize;
-            dense_size(desc.as_ptr() as usize | kind)
+            (block_ti(desc.as_ptr() as usize | kind, n), prog.as_ptr() as usize)
         };
         let node = [16usize, GC_APTR, 0, GC_APTR, 8, GC_END];
-        assert_eq!(dense(&node, TYPEINFO_SINGLE_OBJECT), 16, "struct of two plain pointers");
-        assert_eq!(dense(&node, TYPEINFO_ARRAY), usize::MAX, "arrays keep their program");
-        let with_int = [24usize, GC_APTR, 0, GC_APTR, 8, GC_END];
-        assert_eq!(dense(&with_int, TYPEINFO_SINGLE_OBJECT), usize::MAX, "a non-pointer word");
+        assert_eq!(ti(&node, TYPEINFO_SINGLE_OBJECT, 16).0, TI_MASK | 0b11, "struct of two plain pointers");
+        let (t, pc) = ti(&node, TYPEINFO_SINGLE_OBJECT, 8);
+        assert_eq!(t, pc | PRECISE, "a block smaller than the type keeps the program");
+        let (t, pc) = ti(&node, TYPEINFO_ARRAY, 64);
+        assert_eq!(t, pc | PRECISE | LOOP, "arrays keep their program");
+        let with_int = [24usize, GC_APTR, 8, GC_END];
+        assert_eq!(ti(&with_int, TYPEINFO_SINGLE_OBJECT, 32).0, TI_MASK | 0b10, "scalars are skipped");
         let typed_ptr = [16usize, GC_APTR, 0, GC_PTR, 8, 0x1000, GC_END];
-        assert_eq!(dense(&typed_ptr, TYPEINFO_SINGLE_OBJECT), usize::MAX, "GC_PTR carries a pointee type");
+        let (t, pc) = ti(&typed_ptr, TYPEINFO_SINGLE_OBJECT, 16);
+        assert_eq!(t, pc | PRECISE, "GC_PTR carries a pointee type");
         let string = [16usize, GC_STRING, 0, GC_END];
-        assert_eq!(dense(&string, TYPEINFO_SINGLE_OBJECT), usize::MAX, "not a plain pointer");
-        assert_eq!(dense_size(0), usize::MAX);
+        let (t, pc) = ti(&string, TYPEINFO_SINGLE_OBJECT, 16);
+        assert_eq!(t, pc | PRECISE, "not a plain pointer");
+        let mut last = vec![64 * 8, GC_APTR, 63 * 8, GC_END];
+        let (t, pc) = ti(&last, TYPEINFO_SINGLE_OBJECT, 512);
+        assert_eq!(t, pc | PRECISE, "word 63 does not fit the mask");
+        last[2] = 62 * 8;
+        assert_eq!(ti(&last, TYPEINFO_SINGLE_OBJECT, 512).0, TI_MASK | (1 << 62));
+        assert_eq!(ti(&[16usize, GC_END], TYPEINFO_SINGLE_OBJECT, 16).0, TI_NONE, "no pointers: nothing to scan");
+        assert_eq!(block_ti(0, 16), TI_CONSERVATIVE);
     }
 }
