@@ -218,6 +218,24 @@ pub fn unmarkspan(v: usize, nbytes: usize) {
 #[inline(always)]
 fn for_each_start_word(base: usize, end: usize, step: usize, mut f: impl FnMut(&AtomicUsize, usize, usize)) {
     let first = locate(base).0 as *const AtomicUsize;
+    if step != 0 && WORDS_PER_BITMAP_WORD % step == 0 {
+        // Blocks of 8, 16, 32, 64 or 128 bytes: every bitmap word has the same starts, but
+        // the last, which stops at `end`.
+        let mut pat = 0usize;
+        let mut i = 0;
+        while i < WORDS_PER_BITMAP_WORD {
+            pat |= 1 << i;
+            i += step;
+        }
+        let words = end.div_ceil(WORDS_PER_BITMAP_WORD);
+        for k in 0..words {
+            let lo = k * WORDS_PER_BITMAP_WORD;
+            let starts = if end - lo >= WORDS_PER_BITMAP_WORD { pat } else { pat & ((1 << (end - lo)) - 1) };
+            // SAFETY: as below.
+            f(unsafe { &*first.sub(k) }, starts, base + lo * 8);
+        }
+        return;
+    }
     let mut next = 0; // word offset of the next block start
     let mut k = 0;
     while next < end {
@@ -357,6 +375,19 @@ mod tests {
                     }
                 }
             }
+            // Same-starts-in-every-word sizes whose blocks end inside a bitmap word.
+            for &(size, n) in &[(8usize, 3usize), (16, 5), (32, 37), (64, 7), (128, 9)] {
+                for leftover in [false, true] {
+                    unmarkspan(v, span);
+                    markspan(v, size, n, leftover);
+                    let total = n + leftover as usize;
+                    for w in (v..v + 2 * 8192).step_by(8) {
+                        let start = (w - v) % size == 0 && (w - v) / size < total;
+                        let want = if start { BIT_ALLOCATED } else { 0 };
+                        assert_eq!(bits(w), want, "{n} blocks of {size}, leftover {leftover}: word {:#x}", w - v);
+                    }
+                }
+            }
             unmarkspan(v, span);
             markspan(v, 0, 0, true);
         });
@@ -416,52 +447,54 @@ mod tests {
     #[test]
     fn sweep_by_words() {
         with_private_block(2, |v| {
-            unmarkspan(v, 2 * 8192);
             // 48-byte blocks straddle bitmap words (16 words = 128 bytes); 300 blocks end
-            // mid-word at 14400 bytes, with a leftover boundary bit after them.
-            let (size, n) = (48, 300);
-            markspan(v, size, n, true);
-            let mut expect = Vec::new();
-            for i in 0..n {
-                let b = v + i * size;
-                match i % 5 {
-                    0 => {
-                        markscan_typed(b, true);
-                        set_mark(b); // live, typed
-                    }
-                    1 => {
-                        markscan(b);
-                        expect.push(b); // dead, scan
-                    }
-                    2 => {
-                        markscan_typed(b, true);
-                        expect.push(b); // dead, typed
-                    }
-                    3 => marknogc(b), // invisible: never dies
-                    _ => {
-                        set_mark(b); // live, noscan
+            // mid-word at 14400 bytes, with a leftover boundary bit after them. 32-byte
+            // blocks take the same-starts-in-every-word path; 37 of them end mid-word too.
+            for &(size, n) in &[(48usize, 300usize), (32, 37)] {
+            unmarkspan(v, 2 * 8192);
+                markspan(v, size, n, true);
+                let mut expect = Vec::new();
+                for i in 0..n {
+                    let b = v + i * size;
+                    match i % 5 {
+                        0 => {
+                            markscan_typed(b, true);
+                            set_mark(b); // live, typed
+                        }
+                        1 => {
+                            markscan(b);
+                            expect.push(b); // dead, scan
+                        }
+                        2 => {
+                            markscan_typed(b, true);
+                            expect.push(b); // dead, typed
+                        }
+                        3 => marknogc(b), // invisible: never dies
+                        _ => {
+                            set_mark(b); // live, noscan
+                        }
                     }
                 }
+                let mut got = Vec::new();
+                let nd = sweep_owned(v, v + n * size, size, |b| got.push(b));
+                assert_eq!(got, expect);
+                assert_eq!(nd as usize, expect.len());
+                for i in 0..n {
+                    let b = v + i * size;
+                    let want = match i % 5 {
+                        0 => BIT_ALLOCATED | BIT_SCAN,
+                        1 | 2 | 4 => BIT_ALLOCATED,
+                        _ => BIT_BOUNDARY,
+                    };
+                    assert_eq!(bits(b), want, "block {i}");
+                    assert_eq!(typed_bit(b), i % 5 == 0, "typed bit of block {i}");
+                }
+                assert_eq!(
+                    bits(v + n * size),
+                    BIT_ALLOCATED,
+                    "leftover boundary untouched"
+                );
             }
-            let mut got = Vec::new();
-            let nd = sweep_owned(v, v + n * size, size, |b| got.push(b));
-            assert_eq!(got, expect);
-            assert_eq!(nd as usize, expect.len());
-            for i in 0..n {
-                let b = v + i * size;
-                let want = match i % 5 {
-                    0 => BIT_ALLOCATED | BIT_SCAN,
-                    1 | 2 | 4 => BIT_ALLOCATED,
-                    _ => BIT_BOUNDARY,
-                };
-                assert_eq!(bits(b), want, "block {i}");
-                assert_eq!(typed_bit(b), i % 5 == 0, "typed bit of block {i}");
-            }
-            assert_eq!(
-                bits(v + n * size),
-                BIT_ALLOCATED,
-                "leftover boundary untouched"
-            );
             unmarkspan(v, 2 * 8192);
         });
     }
