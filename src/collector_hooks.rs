@@ -77,7 +77,13 @@ pub fn after_alloc(size: usize) {
 /// True when [`after_alloc`] has to reach the collector.
 #[inline(always)]
 pub fn trigger_due() -> bool {
-    crate::stats::heap_alloc() >= crate::stats::next_gc() || ALWAYS_CALL.load(Ordering::Relaxed) != 0
+    heap_goal_reached() || ALWAYS_CALL.load(Ordering::Relaxed) != 0
+}
+
+/// The heap reached its collection goal (`heap_alloc >= next_gc`).
+#[inline(always)]
+pub fn heap_goal_reached() -> bool {
+    crate::stats::heap_alloc() >= crate::stats::next_gc()
 }
 
 #[cold]

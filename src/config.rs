@@ -60,7 +60,8 @@ pub static DEBUG: DebugVars = DebugVars {
     gcprocs: AtomicI64::new(0),
 };
 
-/// Non-zero when any knob that changes the allocation path is on (efence, allocfreetrace):
+/// Non-zero when any knob that changes the allocation path is on (efence, allocfreetrace,
+/// stress):
 /// the fast path tests this one word instead of each knob.
 pub static SLOW_ALLOC: AtomicU32 = AtomicU32::new(0);
 
@@ -134,7 +135,11 @@ pub fn init_debug() {
     if let Some(s) = getenv(c"GODEBUG") {
         parse_godebug(s);
     }
-    let slow = DEBUG.efence.load(Ordering::Relaxed) != 0 || DEBUG.allocfreetrace.load(Ordering::Relaxed) != 0;
+    // stress: every allocation reaches the collector hook (collector_hooks::ALWAYS_CALL), which
+    // the fast path does not test.
+    let slow = DEBUG.efence.load(Ordering::Relaxed) != 0
+        || DEBUG.allocfreetrace.load(Ordering::Relaxed) != 0
+        || DEBUG.stress.load(Ordering::Relaxed) != 0;
     SLOW_ALLOC.store(slow as u32, Ordering::Relaxed);
 }
 
