@@ -17,8 +17,8 @@
 //!    bit, and, if newly marked and scannable, the scan type, decided right there from the
 //!    span that is already at hand (the span's primary type when the block's bitmap says so,
 //!    else the per-object table, else conservative) and pushed on a private stack;
-//! 3. objects leave the stack through an 8-entry FIFO that prefetches them, so each is
-//!    scanned 8 objects after its line was requested.
+//! 3. objects leave the stack through an 8-slot FIFO that prefetches them, so each is
+//!    scanned 7 objects after its line was requested (one slot is refilled per object).
 //!
 //! A candidate in the page being scanned skips stage 1 (its span and bitmap line are already
 //! in cache: allocation-ordered data). On a shuffled heap this makes marking several times
@@ -413,7 +413,7 @@ pub fn push_obj(o: Obj) {
 /// find something while this worker is busy.
 ///
 /// Between the stack and the scanner sits `ring`, a small FIFO: an object taken off the stack
-/// is prefetched and scanned only [`RING`] pops later, so up to RING cache misses are in flight
+/// is prefetched and scanned only RING - 1 pops later, so up to RING cache misses are in flight
 /// at once instead of one (following many pointer chains at a time; the LIFO stack alone would
 /// walk one chain, one miss after the other).
 struct Ctx<'a> {
@@ -975,6 +975,18 @@ fn block_ti(typ: usize, n: usize) -> usize {
     TI_MASK | c.mask as usize
 }
 
+/// Scan info for an untyped block of `n` bytes: every word may be a pointer. A block of at
+/// most 63 words gets the mask of all its words ([`TI_MASK`]: the same candidates as the
+/// word-by-word loop, scanned inline), a bigger one [`TI_CONSERVATIVE`].
+#[inline(always)]
+fn untyped_ti(n: usize) -> usize {
+    if n <= 63 * 8 {
+        TI_MASK | ((1 << (n / 8)) - 1)
+    } else {
+        TI_CONSERVATIVE
+    }
+}
+
 /// "Nothing to scan" (a typed block whose type has no program); never queued.
 const TI_NONE: usize = usize::MAX;
 
@@ -1030,9 +1042,12 @@ fn mark_candidate(cx: &mut Ctx<'_>, v: usize, ti: usize) {
         // The span's primary type: no per-object table read (a cache miss on big heaps).
         cx.primary_ti(sp.types.primary, n)
     } else if sp.types.compression == crate::heap::span::MTYPES_EMPTY {
-        TI_CONSERVATIVE
+        untyped_ti(n)
     } else {
-        heap_ti(sp, base)
+        match heap_ti(sp, base) {
+            TI_CONSERVATIVE => untyped_ti(n),
+            t => t,
+        }
     };
     if ti == TI_NONE {
         return;
@@ -1271,5 +1286,9 @@ mod tests {
         assert_eq!(ti(&last, TYPEINFO_SINGLE_OBJECT, 512).0, TI_MASK | (1 << 62));
         assert_eq!(ti(&[16usize, GC_END], TYPEINFO_SINGLE_OBJECT, 16).0, TI_NONE, "no pointers: nothing to scan");
         assert_eq!(block_ti(0, 16), TI_CONSERVATIVE);
+        // Untyped blocks: every word, up to 63 of them.
+        assert_eq!(untyped_ti(16), TI_MASK | 0b11);
+        assert_eq!(untyped_ti(504), TI_MASK | ((1 << 63) - 1));
+        assert_eq!(untyped_ti(512), TI_CONSERVATIVE);
     }
 }
