@@ -281,7 +281,7 @@ fn mallocgc_in(c: &mut MCache, size: usize, typ: usize, flag: u32) -> *mut u8 {
     } else if flag & FLAG_NO_SCAN == 0 {
         if typ != 0 {
             // SAFETY: v was just allocated from `span`, which this thread owns (cache or large).
-            let primary = unsafe { typeinfo::settype(&mut *span, v, typ) };
+            let primary = unsafe { typeinfo::settype_primary(&mut *span, v, typ) };
             bitmap::markscan_typed(v, primary);
         } else {
             bitmap::markscan(v);

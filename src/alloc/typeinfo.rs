@@ -6,7 +6,13 @@
 //! | Empty       | nothing recorded                                                       |
 //! | Single      | large span: the type word itself                                       |
 //! | Bytes       | table of 8 type slots (slot 0 = "none") + one slot index byte per object |
+//! |             | (`data` 0: no table yet, every typed object has the primary type)       |
 //! | Words       | one type word per object (after an 8th distinct type appears)          |
+//!
+//! Objects of the span's primary type (its first type) whose allocation sets the heap bitmap's
+//! `BIT_TYPED` (`settype_primary`, what mallocgc uses) keep index byte 0, so a span holding
+//! only such objects never needs a table: it stays a "lazy" Bytes span (`data` 0) until a
+//! second type arrives, and `gettype_in` answers from the bitmap.
 //!
 //! Tables come from the internal metadata allocator rather than the GC heap (gccgo used NoScan
 //! heap blocks kept alive by a root): their life is exactly the span's, so they are freed when
@@ -26,18 +32,19 @@ fn bytes_table_size(n: usize) -> usize {
     SLOTS * 8 + n
 }
 
-/// Records `typ` for the object at `v` (`runtime_settype`). Returns true if `typ` is the
-/// span's primary type (the caller sets `bitmap::BIT_TYPED` for the object).
+/// Records `typ` for the object at `v` in the span's table (`runtime_settype`), whatever the
+/// heap bitmap says: for blocks whose bitmap does not record the type (FlagNoGC). Returns true
+/// if `typ` is the span's primary type.
 #[inline(always)]
 pub fn settype(s: &mut MSpan, v: usize, typ: usize) -> bool {
     // Fast path: a small span's table already has this type in slot 1 (the primary type).
-    if s.types.compression == MTYPES_BYTES && typ == s.types.primary {
+    if s.types.compression == MTYPES_BYTES && typ == s.types.primary && s.types.data != 0 {
         // SAFETY: the Bytes table has SLOTS words then one index byte per object; slot 1 holds
         // the primary type (the first type recorded in the table).
         unsafe { *((s.types.data + SLOTS * 8) as *mut u8).add(s.obj_index(v)) = 1 };
         return true;
     }
-    settype_slow(s, v, typ)
+    settype_slow(s, v, typ, false)
 }
 
 /// [`settype`] for an allocation whose caller records the primary type in the heap bitmap
@@ -49,7 +56,7 @@ pub fn settype_primary(s: &mut MSpan, v: usize, typ: usize) -> bool {
     if is_primary(s, typ) {
         return true;
     }
-    settype_slow(s, v, typ)
+    settype_slow(s, v, typ, true)
 }
 
 /// True if an allocation of `typ` from span `s` needs no type record beyond the heap bitmap's
@@ -60,11 +67,19 @@ pub fn is_primary(s: &MSpan, typ: usize) -> bool {
     s.types.compression == MTYPES_BYTES && typ == s.types.primary
 }
 
+/// `in_bitmap`: the caller records the primary type in the heap bitmap. Then a small span
+/// whose objects all have its primary type gets no table at all: it is Bytes with `data` 0
+/// (a "lazy" Bytes table), created only when another type arrives.
 #[cold]
 #[inline(never)]
-fn settype_slow(s: &mut MSpan, v: usize, typ: usize) -> bool {
+fn settype_slow(s: &mut MSpan, v: usize, typ: usize, in_bitmap: bool) -> bool {
     if s.types.primary == 0 {
         s.types.primary = typ;
+    }
+    if in_bitmap && typ == s.types.primary && s.sizeclass != 0 && s.types.compression == MTYPES_EMPTY {
+        s.types.compression = MTYPES_BYTES;
+        s.types.data = 0;
+        return true;
     }
     settype_table(s, v, typ);
     typ == s.types.primary
@@ -78,9 +93,16 @@ fn settype_table(s: &mut MSpan, v: usize, typ: usize) {
     }
     let n = s.nelems as usize;
     let i = s.obj_index(v);
-    if s.types.compression == MTYPES_EMPTY {
+    if s.types.compression == MTYPES_EMPTY || (s.types.compression == MTYPES_BYTES && s.types.data == 0) {
+        // A new table (zeroed by ialloc: slot 0 and every index byte 0). A lazy Bytes table's
+        // objects of the primary type are in the bitmap only, and slot 1 must name that type.
+        let lazy = s.types.compression == MTYPES_BYTES;
         s.types.data = ialloc(bytes_table_size(n)) as usize;
         s.types.compression = MTYPES_BYTES;
+        if lazy {
+            // SAFETY: slot 1 of the table just allocated.
+            unsafe { *(s.types.data as *mut usize).add(1) = s.types.primary };
+        }
     }
     if s.types.compression == MTYPES_BYTES {
         let slots = s.types.data as *mut usize;
@@ -121,7 +143,7 @@ fn settype_table(s: &mut MSpan, v: usize, typ: usize) {
 
 /// The per-object index bytes of a Bytes table (address, length), for prefetching.
 pub fn index_bytes(s: &MSpan) -> Option<(usize, usize)> {
-    if s.types.compression == MTYPES_BYTES {
+    if s.types.compression == MTYPES_BYTES && s.types.data != 0 {
         Some((s.types.data + SLOTS * 8, s.nelems as usize))
     } else {
         None
@@ -131,6 +153,8 @@ pub fn index_bytes(s: &MSpan) -> Option<(usize, usize)> {
 /// Forgets the type of the object at `v` (it was freed).
 pub fn cleartype(s: &mut MSpan, v: usize) {
     match s.types.compression {
+        // A lazy Bytes table records nothing but the bitmap's bits (cleared by the free path).
+        MTYPES_BYTES if s.types.data == 0 => {}
         MTYPES_BYTES => {
             // SAFETY: index byte i exists in the Bytes table.
             unsafe { *((s.types.data + SLOTS * 8) as *mut u8).add(s.obj_index(v)) = 0 };
@@ -153,6 +177,13 @@ pub fn gettype_in(s: &MSpan, v: usize) -> usize {
             // SAFETY: word i exists in the Words table.
             unsafe { *(s.types.data as *const usize).add(s.obj_index(v)) }
         }
+        MTYPES_BYTES if s.types.data == 0 => {
+            if crate::bitmap::has_primary_type(s.obj_base(v)) {
+                s.types.primary
+            } else {
+                0
+            }
+        }
         MTYPES_BYTES => {
             // SAFETY: the Bytes table layout (module comment).
             let j = unsafe { *((s.types.data + SLOTS * 8) as *const u8).add(s.obj_index(v)) };
@@ -172,6 +203,7 @@ pub fn gettype_in(s: &MSpan, v: usize) -> usize {
 pub fn reset(s: &mut MSpan) {
     let n = s.nelems as usize;
     match s.types.compression {
+        MTYPES_BYTES if s.types.data == 0 => {}
         // SAFETY: the table was allocated with exactly this size for this span.
         MTYPES_BYTES => unsafe { ifree(s.types.data as *mut u8, bytes_table_size(n)) },
         // SAFETY: as above.
@@ -215,6 +247,27 @@ mod tests {
         reset(&mut sp);
         assert_eq!(sp.types.primary, 0);
         assert!(settype(&mut sp, at(0), 0x2001), "a fresh span takes a new primary");
+        reset(&mut sp);
+        // Through settype_primary, objects of the primary type need no table...
+        assert!(settype_primary(&mut sp, at(0), 0x1001));
+        assert!(settype_primary(&mut sp, at(1), 0x1001));
+        assert_eq!((sp.types.compression, sp.types.data, sp.types.primary), (MTYPES_BYTES, 0, 0x1001));
+        assert!(index_bytes(&sp).is_none());
+        cleartype(&mut sp, at(1));
+        // ...until another type arrives: then the table names the primary in slot 1.
+        assert!(!settype_primary(&mut sp, at(2), 0x2001));
+        assert_ne!(sp.types.data, 0);
+        // SAFETY: slots of the Bytes table just created.
+        let slot = |j: usize| unsafe { *(sp.types.data as *const usize).add(j) };
+        assert_eq!((slot(0), slot(1), slot(2)), (0, 0x1001, 0x2001));
+        assert_eq!(gettype_in(&sp, at(2)), 0x2001);
+        assert!(settype_primary(&mut sp, at(3), 0x1001));
+        // A FlagNoGC allocation (no bitmap record) of the primary type gets its byte.
+        reset(&mut sp);
+        assert!(settype_primary(&mut sp, at(0), 0x1001));
+        assert!(settype(&mut sp, at(1), 0x1001));
+        assert_ne!(sp.types.data, 0, "settype makes the table");
+        assert_eq!(gettype_in(&sp, at(1)), 0x1001);
         reset(&mut sp);
     }
 }
