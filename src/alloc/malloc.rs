@@ -47,17 +47,19 @@ fn enter(c: &mut MCache) {
     if c.mallocing != 0 {
         throw("malloc/free - deadlock");
     }
-    // SAFETY: volatile so the suspend-signal handler on this thread sees the flag in memory.
-    unsafe { ptr::write_volatile(&mut c.mallocing, 1) };
-    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    set_mallocing(c);
 }
 
 #[inline(always)]
 fn leave(c: &mut MCache) {
-    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-    // SAFETY: as in enter.
-    unsafe { ptr::write_volatile(&mut c.mallocing, 0) };
-    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    clear_mallocing(c);
+    run_pending_suspend();
+}
+
+/// A suspend request that arrived while `mallocing` was set is served now (unless the thread
+/// holds runtime locks).
+#[inline(always)]
+fn run_pending_suspend() {
     if crate::tls::pending() != 0 && crate::tls::locks() == 0 {
         crate::sync::run_suspend_hook();
     }
@@ -172,7 +174,7 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     v as *mut u8
 }
 
-/// `enter` without its re-entry check (the fast path checked `mallocing` itself).
+/// Sets `mallocing` (`enter` without its re-entry check, which the fast path makes itself).
 #[inline(always)]
 fn set_mallocing(c: &mut MCache) {
     // SAFETY: volatile so the suspend-signal handler on this thread sees the flag in memory.
@@ -180,7 +182,8 @@ fn set_mallocing(c: &mut MCache) {
     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
 }
 
-/// `leave` without its suspend check (the fast path tests it together with the GC trigger).
+/// Clears `mallocing` (`leave` without serving a pending suspend request: the fast path tests
+/// for one together with the GC trigger).
 #[inline(always)]
 fn clear_mallocing(c: &mut MCache) {
     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
@@ -194,9 +197,7 @@ fn clear_mallocing(c: &mut MCache) {
 #[cold]
 #[inline(never)]
 fn after_fast_cold(v: usize, size: usize) -> *mut u8 {
-    if crate::tls::pending() != 0 && crate::tls::locks() == 0 {
-        crate::sync::run_suspend_hook();
-    }
+    run_pending_suspend();
     crate::collector_hooks::after_alloc(size);
     v as *mut u8
 }
