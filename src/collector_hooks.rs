@@ -69,15 +69,9 @@ pub static ALWAYS_CALL: core::sync::atomic::AtomicU32 = core::sync::atomic::Atom
 /// mode wants every allocation) does the call reach the collector.
 #[inline(always)]
 pub fn after_alloc(size: usize) {
-    if trigger_due() {
+    if heap_goal_reached() || ALWAYS_CALL.load(Ordering::Relaxed) != 0 {
         after_alloc_slow(size);
     }
-}
-
-/// True when [`after_alloc`] has to reach the collector.
-#[inline(always)]
-pub fn trigger_due() -> bool {
-    heap_goal_reached() || ALWAYS_CALL.load(Ordering::Relaxed) != 0
 }
 
 /// The heap reached its collection goal (`heap_alloc >= next_gc`).

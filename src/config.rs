@@ -61,8 +61,7 @@ pub static DEBUG: DebugVars = DebugVars {
 };
 
 /// Non-zero when any knob that changes the allocation path is on (efence, allocfreetrace,
-/// stress):
-/// the fast path tests this one word instead of each knob.
+/// stress): the fast path tests this one word instead of each knob.
 pub static SLOW_ALLOC: AtomicU32 = AtomicU32::new(0);
 
 #[inline(always)]

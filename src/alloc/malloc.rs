@@ -161,7 +161,7 @@ pub fn mallocgc(size: usize, typ: usize, flag: u32) -> *mut u8 {
     let v = p as usize;
     if flag == 0 {
         if typ != 0 {
-            bitmap::markscan_primary(v);
+            bitmap::markscan_typed(v, true);
         } else {
             bitmap::markscan(v);
         }

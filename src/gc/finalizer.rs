@@ -568,8 +568,7 @@ pub fn set_c_finalizer(obj: usize, f: Option<extern "C" fn(*mut c_void, *mut c_v
 
 /// True if small object `obj` sits on a free list we can see: the span's free list or free
 /// buffer, or the calling thread's own cache (private list or uncarved blocks of this span,
-/// pending frees). A block
-/// another thread freed into its own cache is not detected.
+/// pending frees). A block another thread freed into its own cache is not detected.
 fn is_free_small(sp: &MSpan, obj: usize) -> bool {
     use crate::alloc::{mcache, mcentral::CENTRAL};
     use crate::heap::span::MLink;

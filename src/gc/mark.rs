@@ -30,8 +30,9 @@
 //! cache keyed by program address); everything else goes through the interpreter (`gcprog`).
 //! A block whose heap type is a single object of such a struct without `GC_PTR` words (the
 //! usual tree or list node) is queued with the mask itself as its scan info (`TI_MASK`,
-//! decided once per type and block size in `block_ti`), so scanning it reads no program.
-//! Untyped blocks, stacks and roots are scanned word by word.
+//! decided once per type and block size in `block_ti`), so scanning it reads no program; so
+//! is an untyped block of at most 63 words, with every word in its mask (`untyped_ti`).
+//! Bigger untyped blocks, stacks and roots are scanned word by word.
 //!
 //! ## Mark bits
 //! With two or more workers a mark bit is set by an atomic `or` whose old value is not read
@@ -77,8 +78,9 @@ use rust_alloc::vec::Vec;
 /// Scan with no type lookup, word by word (roots, stacks, chunks of untyped blocks).
 pub const TI_CONSERVATIVE: usize = PRECISE | LOOP;
 /// Tag of a "pointer mask" scan info: bit 63 set (never set in a user-space program address),
-/// bits 0..62 the words of the block that hold pointers. What a block of a plain struct type
-/// is queued with (see `Ctx::primary_ti`): scanning it needs no program and no table.
+/// bits 0..62 the words of the block that may hold pointers. What a block of a plain struct
+/// type (`block_ti`) or a small untyped block (`untyped_ti`) is queued with: scanning it needs
+/// no program and no table.
 const TI_MASK: usize = 1 << 63;
 /// Largest piece of one block that a single work item covers.
 pub const CHUNK: usize = 128 << 10;
@@ -1130,7 +1132,7 @@ fn scan_mask(cx: &mut Ctx<'_>, p: usize, ti: usize) {
     let mut m = ti & !TI_MASK;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
-        // SAFETY: block_ti only makes mask scan infos whose words all lie inside the block.
+        // SAFETY: block_ti and untyped_ti only make masks whose words lie inside the block.
         let v = unsafe { *((p + i * 8) as *const usize) };
         if v >= cx.lo && v < cx.hi {
             cx.candidate(v, 0);
