@@ -56,7 +56,7 @@ pub struct Locator {
 
 impl Locator {
     #[inline(always)]
-    pub fn new() -> Locator {
+    pub fn current() -> Locator {
         let s = arena::start();
         debug_assert!(s % 128 == 0);
         Locator { c: s - 8 + ((s >> 7) << 3) }
@@ -423,7 +423,7 @@ mod tests {
     #[test]
     fn locator_agrees_with_locate() {
         with_private_block(2, |v| {
-            let l = Locator::new();
+            let l = Locator::current();
             for a in (v..v + 2 * 8192).step_by(8) {
                 let (w1, s1) = locate(a);
                 let (w2, s2) = l.locate(a);

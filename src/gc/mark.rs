@@ -1268,7 +1268,7 @@ fn scan_mask(cx: &mut Ctx<'_>, p: usize, ti: usize) {
         return;
     }
     let atomic = cx.atomic;
-    let bm = bitmap::Locator::new();
+    let bm = bitmap::Locator::current();
     let (mut p, mut ti) = (p, ti);
     let mut ps: Option<PageSpan> = None;
     let mut bytes = 0;
