@@ -634,7 +634,8 @@ impl<'a> Ctx<'a> {
             if PREFETCH_SPAN {
                 let s = arena::span_of_unchecked(v);
                 if !s.is_null() {
-                    // The fields mark_candidate reads (state .. types) sit around offset 0x40.
+                    // The fields mark_resolve reads fill the record's first two lines.
+                    core::arch::x86_64::_mm_prefetch(s as *const i8, core::arch::x86_64::_MM_HINT_T0);
                     core::arch::x86_64::_mm_prefetch((s as *const i8).add(0x40), core::arch::x86_64::_MM_HINT_T0);
                 }
             }

@@ -99,7 +99,9 @@ impl FixAlloc {
             return (p, false);
         }
         if self.nchunk < self.size {
-            self.chunk = persistentalloc(FIX_ALLOC_CHUNK, 0, stats::field(self.stat)) as usize;
+            // Cache-line aligned chunks: records whose size is a multiple of 64 (MSpan) stay
+            // line aligned.
+            self.chunk = persistentalloc(FIX_ALLOC_CHUNK, 64, stats::field(self.stat)) as usize;
             self.nchunk = FIX_ALLOC_CHUNK;
         }
         let p = self.chunk as *mut u8;
