@@ -34,6 +34,8 @@ pub(crate) const BIT_MASK: usize = BIT_ALLOCATED | BIT_SCAN | BIT_MARKED;
 /// Every bit a block owns in its bitmap word.
 const BIT_ALL: usize = BIT_MASK | BIT_TYPED;
 pub(crate) const WORDS_PER_BITMAP_WORD: usize = 16;
+/// The mark bits of all 16 heap words of one bitmap word.
+pub(crate) const MARKED_BITS: usize = 0xffff << 32;
 
 /// Bitmap word and shift for heap address `addr` (which must be inside the mapped arena).
 #[inline(always)]
@@ -60,6 +62,25 @@ impl Locator {
         let s = arena::start();
         debug_assert!(s % 128 == 0);
         Locator { c: s - 8 + ((s >> 7) << 3) }
+    }
+
+    /// The index of `addr`'s bitmap word: the same for the 16 heap words it covers, and never
+    /// 0 for an address inside the arena (which starts above the first 128 bytes).
+    #[inline(always)]
+    pub fn index(addr: usize) -> usize {
+        addr >> 7
+    }
+
+    /// The address of the bitmap word with index `idx` ([`Locator::index`]).
+    #[inline(always)]
+    pub fn word_at(self, idx: usize) -> usize {
+        self.c - (idx << 3)
+    }
+
+    /// `addr`'s shift inside its bitmap word.
+    #[inline(always)]
+    pub fn shift(addr: usize) -> usize {
+        (addr >> 3) % WORDS_PER_BITMAP_WORD
     }
 
     #[inline(always)]
