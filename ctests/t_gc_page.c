@@ -13,7 +13,14 @@
  *   D  precision: each node of a chain holds, in a scalar word, the exact address of a garbage
  *      node allocated right next to it (same page): the page path must not mark it;
  *   E  a large block (its own span, one block per page run) of the Node type, whose pointer
- *      word points into itself.
+ *      word points into itself;
+ *   F  the walk going on into the next page: a list of Node2 {aux, next} in allocation order,
+ *      each node followed by its aux block, of one of three kinds in turn, all 32 bytes (the
+ *      same size class, so they share spans with the nodes): a noscan block, a block of a type
+ *      whose program is not a plain mask (GC_STRING: scanned by the interpreter, its string
+ *      only marked), an untyped block pointing to a noscan leaf. Where a node is the last block
+ *      of its page, its aux (word 0) is the first pointer into the next page, which the walk
+ *      follows when the page is done; the test checks that each kind sits there at least once.
  * Everything is built with collections off, then collected twice (force 1 and force 2), then
  * 20000 fresh 32-byte blocks are allocated and filled (so a node freed by mistake is reused and
  * overwritten), then every chain is walked and every payload checked. D's garbage is counted
@@ -39,10 +46,30 @@ static uintptr_t node_prog[] = {32, GC_APTR, 0, GC_END, 0};
 static uintptr_t other_prog[] = {32, GC_APTR, 8, GC_END, 0};
 static GoType node_t, other_t;
 
+typedef struct Node2 {
+    void *aux; /* word 0: scanned first */
+    struct Node2 *next;
+    uintptr_t a, b;
+} Node2;
+
+typedef struct Str {
+    uintptr_t x;
+    const char *s; /* a Go string: data, length */
+    uintptr_t len;
+    uintptr_t y;
+} Str;
+
+static uintptr_t node2_prog[] = {32, GC_APTR, 0, GC_APTR, 8, GC_END, 0};
+static uintptr_t str_prog[] = {32, GC_STRING, 8, GC_END, 0};
+static GoType node2_t, str_t;
+#define PAGE(p) ((uintptr_t)(p) >> 13)
+/* How many nodes of F have their aux block of each kind at the start of the next page. */
+static int f_cross[3];
+
 #define N 3000
 #define MAGIC 0x5eed0000u
 
-enum { RA, RB, RC, RD, RE, NROOTS };
+enum { RA, RB, RC, RD, RE, RF, NROOTS };
 static void *roots[NROOTS];
 static struct {
     struct root_list *next;
@@ -147,7 +174,52 @@ static __attribute__((noinline)) void build(void)
     big->a = 12345 ^ MAGIC;
     big->b = ~(uintptr_t)12345;
     roots[RE] = big;
+
+    /* F: Node2 -> aux (noscan / Str -> noscan string / untyped -> noscan leaf), Node2 -> next. */
+    Node2 *prev2 = NULL;
+    for (uintptr_t k = 0; k < N; k++) {
+        Node2 *n = runtime_mallocgc(sizeof(Node2), (uintptr_t)&node2_t | TypeInfo_SingleObject, 0);
+        n->a = k ^ MAGIC;
+        n->b = ~k;
+        uintptr_t *aux;
+        switch (k % 3) {
+        case 0:
+            aux = runtime_mallocgc(32, 0, FlagNoScan);
+            aux[0] = k ^ MAGIC, aux[1] = ~k, aux[2] = 0, aux[3] = 0;
+            break;
+        case 1: {
+            Str *st = runtime_mallocgc(sizeof(Str), (uintptr_t)&str_t | TypeInfo_SingleObject, 0);
+            uintptr_t *data = runtime_mallocgc(32, 0, FlagNoScan);
+            data[0] = k ^ MAGIC, data[1] = ~k, data[2] = 0, data[3] = 0;
+            st->x = k ^ MAGIC, st->y = ~k, st->s = (const char *)data, st->len = 32;
+            aux = (uintptr_t *)st;
+            break;
+        }
+        default: {
+            aux = runtime_mallocgc(32, 0, 0);
+            uintptr_t *leaf = runtime_mallocgc(32, 0, FlagNoScan);
+            leaf[0] = k ^ MAGIC, leaf[1] = ~k, leaf[2] = 0, leaf[3] = 0;
+            /* A second leaf makes 9 blocks per 3 nodes: 256 blocks per page is no multiple of
+             * it, so which block ends a page changes from page to page. */
+            uintptr_t *leaf2 = runtime_mallocgc(32, 0, FlagNoScan);
+            leaf2[0] = k ^ MAGIC, leaf2[1] = ~k, leaf2[2] = 0, leaf2[3] = 0;
+            aux[0] = k ^ MAGIC, aux[1] = ~k, aux[2] = (uintptr_t)leaf2, aux[3] = (uintptr_t)leaf;
+            break;
+        }
+        }
+        n->aux = aux;
+        n->next = NULL;
+        if (PAGE(aux) == PAGE(n) + 1)
+            f_cross[k % 3]++;
+        if (prev2)
+            prev2->next = n;
+        else
+            roots[RF] = n;
+        prev2 = n;
+    }
 }
+
+static int leaf_ok(const uintptr_t *l, uintptr_t k) { return l && l[0] == (k ^ MAGIC) && l[1] == ~k; }
 
 static __attribute__((noinline)) void churn(void)
 {
@@ -197,6 +269,25 @@ static void check_chains(const char *when)
     }
     CHECK(k == N && bad == 0, "%s: D (chain): walked %lu of %d, %lu bad", when, (unsigned long)k, N, (unsigned long)bad);
 
+    k = 0, bad = 0;
+    for (Node2 *n = roots[RF]; n && k < N + 1; k++) {
+        uintptr_t *aux = n->aux;
+        int ok = n->a == (k ^ MAGIC) && n->b == ~k;
+        if (ok && k % 3 != 1)
+            ok = leaf_ok(aux, k);
+        if (ok && k % 3 == 1) {
+            const Str *st = (const Str *)aux;
+            ok = st->x == (k ^ MAGIC) && st->y == ~k && st->len == 32 && leaf_ok((const uintptr_t *)st->s, k);
+        }
+        if (ok && k % 3 == 2)
+            ok = leaf_ok((const uintptr_t *)aux[3], k) && leaf_ok((const uintptr_t *)aux[2], k);
+        if (!ok)
+            bad++;
+        n = n->next;
+    }
+    CHECK(k == N && bad == 0, "%s: F (walk into the next page): walked %lu of %d, %lu bad", when, (unsigned long)k, N,
+          (unsigned long)bad);
+
     Node *big = roots[RE];
     CHECK(gc_large_live(big) && node_ok(big, 12345) && big->next == (Node *)((char *)big + 24),
           "%s: E (large block pointing into itself) lost or changed", when);
@@ -206,6 +297,8 @@ int main(void)
 {
     gc_init_type(&node_t, 25 /* struct */, sizeof(Node), node_prog);
     gc_init_type(&other_t, 25, sizeof(Other), other_prog);
+    gc_init_type(&node2_t, 25, sizeof(Node2), node2_prog);
+    gc_init_type(&str_t, 25, sizeof(Str), str_prog);
     __go_register_gc_roots((struct root_list *)&rl);
 
     int32_t old = runtime_setgcpercent(-1);
@@ -221,11 +314,17 @@ int main(void)
      * on the stack or in registers (conservative scanning). */
     CHECK(freed >= N - 50 && freed <= N, "D (precision): %u 32-byte blocks freed, want the %d garbage nodes", freed, N);
 
+    /* Each of F's aux kinds must have been the first block of a next page at least once, or
+     * the walk's step into the next page was not exercised for it. */
+    CHECK(f_cross[0] > 0 && f_cross[1] > 0 && f_cross[2] > 0,
+          "F: aux blocks starting the next page: %d noscan, %d by program, %d untyped (want each > 0)", f_cross[0],
+          f_cross[1], f_cross[2]);
     churn();
     check_chains("after two collections");
     gc_force(2);
     churn();
     check_chains("after a third");
-    printf("t_gc_page: %d-node chains, %u garbage nodes freed\n", N, freed);
+    printf("t_gc_page: %d-node chains, %u garbage nodes freed, F's aux at a next page's start %d/%d/%d times\n", N,
+           freed, f_cross[0], f_cross[1], f_cross[2]);
     return test_summary();
 }

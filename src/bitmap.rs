@@ -449,6 +449,12 @@ mod tests {
                 let (w1, s1) = locate(a);
                 let (w2, s2) = l.locate(a);
                 assert_eq!((w1 as *const AtomicUsize, s1), (w2 as *const AtomicUsize, s2), "address {a:#x}");
+                // The split form the marker's page walk uses: index, word address, shift.
+                let i = Locator::index(a);
+                assert_ne!(i, 0);
+                assert_eq!(l.word_at(i), w1 as *const AtomicUsize as usize, "address {a:#x}");
+                assert_eq!(Locator::shift(a), s1, "address {a:#x}");
+                assert_eq!(Locator::index(a + 8) == i, a % 128 != 120, "address {a:#x}: one index per 128 bytes");
             }
         });
     }

@@ -1323,6 +1323,10 @@ fn walk_page<const ATOMIC: bool>(cx: &mut Ctx<'_>, p: usize, m: u64) {
         // The walk found a pointer into the next page: go on there if it names a block to
         // scan by mask (a list or a tree that continues in allocation order), so the scan
         // runs on through memory in order and the hardware's sequential prefetch keeps up.
+        // A long walk does not pass through `next`, which shares work with idle workers.
+        if cx.stack.len() > 8 {
+            cx.share_if_idle();
+        }
         cx.cur = p;
         match mark_resolve(cx, follow, 0) {
             Some((b, _, t)) if t & TI_MASK != 0 => {
