@@ -15,7 +15,9 @@
 #                    linked objects, allocation order and shuffled order, 1 and 2 mark workers
 #                    (gogc: GODEBUG=gcprocs=W, bdwgc: GC_MARKERS=W); 256 MiB, plus 1 GiB in
 #                    full mode when MemAvailable allows; quick mode: 256 MiB in allocation
-#                    order, 64 MiB shuffled, and no gogc-untyped rows
+#                    order, 64 MiB shuffled, and no gogc-untyped rows; beside it
+#                    benches/membw.c walks the same allocation-ordered records in plain memory
+#                    with 1 and 2 threads, the ceiling for a memory-bound marker's speedup
 #
 # Variants: gogc-typed (GoType + GC program, precise), gogc-untyped (runtime_mallocgc(n, 0, 0),
 # conservative), bdwgc (default configuration, parallel markers started), glibc, jemalloc,
@@ -56,7 +58,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift ;;
     --out) OUTFILE=$2; shift ;;
     --no-cargo) NO_CARGO=1 ;;
-    -h | --help) sed -n '2,42p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -126,6 +128,7 @@ done
 for v in gogc-typed gogc-untyped bdwgc; do
     build_one markbench $v || { note "build of markbench-$v failed"; exit 1; }
 done
+$CC -O2 -g -Wall -Wextra -pthread -o "$BIN/membw" benches/membw.c || { note "build of membw failed"; exit 1; }
 
 # The Go peers of the tree workloads. A toolchain that is missing or fails to build leaves its
 # variant out of the runs; its rows then say why (NA_go / NA_gccgo).
@@ -360,6 +363,14 @@ if want markbench; then
             done
         done
     done
+    # The machine's own 1 -> 2 thread ceiling on the allocation-ordered layout (no collector).
+    rm -f "$BIN/data/membw-rows"
+    for mib in $SIZES; do
+        wait_idle || BUSY_RUNS=$((BUSY_RUNS + 1))
+        "$BIN/membw" --mib "$mib" --reps 5 > "$LOGS/membw-$mib.log" 2>&1
+        line=$(grep '^RESULT' "$LOGS/membw-$mib.log" | tail -n 1)
+        echo "$mib $(kv ms_1 "$line") $(kv ms_2 "$line") $(kv speedup "$line") $(kv check "$line")" >> "$BIN/data/membw-rows"
+    done
     out ""
     out "### markbench: full collections over a live heap of 32-byte linked objects (1024 chains)"
     out ""
@@ -374,6 +385,18 @@ if want markbench; then
         [ "$wk" != - ] && [ "$wk" != "$w" ] && label="$label (ran with $wk)"
         out "| $mib MiB | $order | $label | $w | $mpg | $pm | $mbps | $(awk -v k="$rss" 'BEGIN{printf "%.0f", k/1024}') | $r |"
     done < "$BIN/data/mark-rows"
+    out ""
+    out "1 -> 2 worker speedups (pause with 1 worker / pause with 2), beside the machine's ceiling for the allocation-ordered layout: benches/membw.c walks the same records in plain memory (no collector, no bitmap) with 1 and then 2 threads."
+    out ""
+    out "| live heap | order | gogc-typed | bdwgc | membw walk, 1 -> 2 threads (ms) |"
+    out "|---|---|---:|---:|---:|"
+    for cfg in $CONFIGS; do
+        mib=${cfg%%:*} order=${cfg#*:}
+        sp() { awk -v m="$mib" -v o="$order" -v v="$1" '$1==m && $2==o && $3==v {p[$4]=$6} END{ if (p[1] > 0 && p[2] > 0) printf "%.2f", p[1]/p[2]; else printf "-" }' "$BIN/data/mark-rows"; }
+        mw="-"
+        [ "$order" = alloc ] && mw=$(awk -v m="$mib" '$1==m {printf "%.2f (%s -> %s)%s", $4, $2, $3, ($5=="ok" ? "" : " FAILED")}' "$BIN/data/membw-rows")
+        out "| $mib MiB | $order | $(sp gogc-typed) | $(sp bdwgc) | ${mw:--} |"
+    done
 fi
 
 # ------------------------------------------------------------------------------------------
