@@ -1289,23 +1289,28 @@ const WALK_BITS: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_
 const WALK_FAST: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_TYPED;
 
 /// Scans the words `m` of block `p` and then, in the same loop, the blocks it leads to in its
-/// own page (allocation-ordered data: a list's next node, a tree node's child).
+/// own page (allocation-ordered data: a list's next node, a tree node's child), and then in the
+/// pages after it.
 ///
 /// The page's span is read once ([`PageSpan`]). Of the blocks a scanned block marks in the
 /// page, the first one that has a mask scan info is scanned next, here, instead of going
-/// through the stack and the prefetch ring; the others are queued. The loop never leaves the
-/// page, so the `PageSpan` stays valid.
+/// through the stack and the prefetch ring; the others are queued. The inner walk
+/// ([`walk_page_in`]) never leaves the page, so its `PageSpan` stays valid; the first pointer
+/// it meets into the next page is handed back, resolved here (`mark_resolve`), and when it
+/// names a block scanned by mask the walk starts over in that page. Any other pointer out of
+/// the page goes to the candidate pipeline.
 ///
 /// The common candidate (the start of an unmarked block of the span's primary type, when that
 /// type scans by mask) is recognised by one test of its bitmap entry: an allocated bit at the
 /// candidate's own word means a block starts there. Its mark bit is not written at once: the
-/// bits for one bitmap word collect in `pend` and are written with one store (one `lock or`
-/// with several workers) when the walk moves to another bitmap word or ends. Until then the
-/// walk reads the word with its pending bits or'ed in, so it never marks a block twice itself;
-/// another worker (or this worker's candidate pipeline) may still see the block unmarked and
-/// scan it a second time, which costs time but is harmless, as with the unread-back atomic
-/// `or` of `mark_resolve`. The flush re-reads the word, so no bit set meanwhile is lost. Every
-/// other candidate goes through [`mark_in_page`], which marks directly.
+/// walk reads a bitmap word once, sets mark bits in its copy, and writes the copy's mark bits
+/// back with one store (one `lock or` with several workers) when it moves to another bitmap
+/// word or ends (`flush_marks`). So the walk never marks a block twice itself; another worker
+/// (or this worker's candidate pipeline) may still see the block unmarked meanwhile and scan it
+/// a second time, which costs time but is harmless, as with the unread-back atomic `or` of
+/// `mark_resolve`. The write-back re-reads the word, so no bit set meanwhile is lost. Every
+/// other candidate goes through [`mark_in_page`], which marks in the bitmap directly (the walk
+/// writes its copy back first and reads the word again after).
 #[inline(never)]
 fn walk_page<const ATOMIC: bool>(cx: &mut Ctx<'_>, p: usize, m: u64) {
     let (mut p, mut m) = (p, m);
