@@ -20,7 +20,10 @@
  *      whose program is not a plain mask (GC_STRING: scanned by the interpreter, its string
  *      only marked), an untyped block pointing to a noscan leaf. Where a node is the last block
  *      of its page, its aux (word 0) is the first pointer into the next page, which the walk
- *      follows when the page is done; the test checks that each kind sits there at least once.
+ *      follows when the page is done; the test checks that each kind sits there at least once;
+ *   G  untyped blocks in spans without types (48 bytes, a size class nothing else here uses):
+ *      the walk's untyped fast case, every word a candidate: word 2 links to the next block,
+ *      word 4 to a noscan leaf, the other words hold small integers.
  * Everything is built with collections off, then collected twice (force 1 and force 2), then
  * 20000 fresh 32-byte blocks are allocated and filled (so a node freed by mistake is reused and
  * overwritten), then every chain is walked and every payload checked. D's garbage is counted
@@ -69,7 +72,7 @@ static int f_cross[3];
 #define N 3000
 #define MAGIC 0x5eed0000u
 
-enum { RA, RB, RC, RD, RE, RF, NROOTS };
+enum { RA, RB, RC, RD, RE, RF, RG, NROOTS };
 static void *roots[NROOTS];
 static struct {
     struct root_list *next;
@@ -217,6 +220,20 @@ static __attribute__((noinline)) void build(void)
             roots[RF] = n;
         prev2 = n;
     }
+
+    /* G: untyped 48-byte blocks: [k^MAGIC, ~k, next, 7, leaf, k]. */
+    uintptr_t *prevu = NULL;
+    for (uintptr_t k = 0; k < N; k++) {
+        uintptr_t *u = runtime_mallocgc(48, 0, 0);
+        uintptr_t *leaf = runtime_mallocgc(48, 0, FlagNoScan);
+        leaf[0] = k ^ MAGIC, leaf[1] = ~k;
+        u[0] = k ^ MAGIC, u[1] = ~k, u[2] = 0, u[3] = 7, u[4] = (uintptr_t)leaf, u[5] = k;
+        if (prevu)
+            prevu[2] = (uintptr_t)u;
+        else
+            roots[RG] = u;
+        prevu = u;
+    }
 }
 
 static int leaf_ok(const uintptr_t *l, uintptr_t k) { return l && l[0] == (k ^ MAGIC) && l[1] == ~k; }
@@ -286,6 +303,15 @@ static void check_chains(const char *when)
         n = n->next;
     }
     CHECK(k == N && bad == 0, "%s: F (walk into the next page): walked %lu of %d, %lu bad", when, (unsigned long)k, N,
+          (unsigned long)bad);
+
+    k = 0, bad = 0;
+    for (uintptr_t *u = roots[RG]; u && k < N + 1; k++) {
+        if (!leaf_ok(u, k) || u[3] != 7 || u[5] != k || !leaf_ok((const uintptr_t *)u[4], k))
+            bad++;
+        u = (uintptr_t *)u[2];
+    }
+    CHECK(k == N && bad == 0, "%s: G (untyped spans): walked %lu of %d, %lu bad", when, (unsigned long)k, N,
           (unsigned long)bad);
 
     Node *big = roots[RE];

@@ -1100,6 +1100,12 @@ struct PageSpan {
     /// Block size (a large span's block ends at `limit`).
     n: usize,
     primary_ti: usize,
+    /// The walk's fast case (see [`walk_page`]): the bitmap entry (under [`WALK_BITS`]) of the
+    /// blocks it takes, and their scan info, a pointer mask (0: no fast case in this span).
+    /// Blocks of the span's primary type when that type scans by mask, or the untyped blocks
+    /// of a span that has no types at all.
+    walk_bits: usize,
+    walk_ti: usize,
 }
 
 impl PageSpan {
@@ -1107,7 +1113,8 @@ impl PageSpan {
     #[inline(never)]
     fn of(cx: &mut Ctx<'_>, p: usize) -> PageSpan {
         let s = arena::span_of_unchecked(p);
-        let mut ps = PageSpan { sp: s, base: 0, limit: 0, elemsize: 0, divmagic: 0, n: 0, primary_ti: TI_NONE };
+        let mut ps =
+            PageSpan { sp: s, base: 0, limit: 0, elemsize: 0, divmagic: 0, n: 0, primary_ti: TI_NONE, walk_bits: 0, walk_ti: 0 };
         if s.is_null() {
             return ps;
         }
@@ -1123,6 +1130,14 @@ impl PageSpan {
         ps.n = if sp.sizeclass == 0 { sp.limit - ps.base } else { sp.elemsize };
         if sp.types.primary != 0 {
             ps.primary_ti = cx.primary_ti(sp.types.primary, ps.n);
+            if ps.primary_ti & TI_MASK != 0 && ps.primary_ti != TI_NONE {
+                (ps.walk_bits, ps.walk_ti) = (WALK_TYPED, ps.primary_ti);
+            }
+        } else if sp.types.compression == crate::heap::span::MTYPES_EMPTY {
+            let t = untyped_ti(ps.n);
+            if t & TI_MASK != 0 {
+                (ps.walk_bits, ps.walk_ti) = (WALK_UNTYPED, t);
+            }
         }
         ps
     }
@@ -1286,7 +1301,9 @@ fn scan_mask(cx: &mut Ctx<'_>, p: usize, ti: usize) {
 /// The bits of a block's bitmap entry that [`walk_page`]'s fast case tests, and the value it
 /// wants: allocated, may hold pointers, of the span's primary type, not marked yet.
 const WALK_BITS: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_MARKED | bitmap::BIT_TYPED;
-const WALK_FAST: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_TYPED;
+const WALK_TYPED: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_TYPED;
+/// The same for an untyped block (in a span without types).
+const WALK_UNTYPED: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN;
 
 /// Scans the words `m` of block `p` and then, in the same loop, the blocks it leads to in its
 /// own page (allocation-ordered data: a list's next node, a tree node's child), and then in the
@@ -1301,7 +1318,8 @@ const WALK_FAST: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_
 /// the page goes to the candidate pipeline.
 ///
 /// The common candidate (the start of an unmarked block of the span's primary type, when that
-/// type scans by mask) is recognised by one test of its bitmap entry: an allocated bit at the
+/// type scans by mask, or of an untyped block in a span without types: `PageSpan::walk_ti`)
+/// is recognised by one test of its bitmap entry: an allocated bit at the
 /// candidate's own word means a block starts there. Its mark bit is not written at once: the
 /// walk reads a bitmap word once, sets mark bits in its copy, and writes the copy's mark bits
 /// back with one store (one `lock or` with several workers) when it moves to another bitmap
@@ -1316,8 +1334,7 @@ fn walk_page<const ATOMIC: bool>(cx: &mut Ctx<'_>, p: usize, m: u64) {
     let (mut p, mut m) = (p, m);
     loop {
         let ps = PageSpan::of(cx, p);
-        let pti = ps.primary_ti;
-        let follow = if pti & TI_MASK != 0 && pti != TI_NONE {
+        let follow = if ps.walk_ti != 0 {
             walk_page_in::<ATOMIC, true>(cx, &ps, p, m)
         } else {
             walk_page_in::<ATOMIC, false>(cx, &ps, p, m)
@@ -1347,13 +1364,17 @@ fn walk_page<const ATOMIC: bool>(cx: &mut Ctx<'_>, p: usize, m: u64) {
     }
 }
 
-/// [`walk_page`] over the page of `ps`; `FAST`: its span's primary type scans by mask.
+/// [`walk_page`] over the page of `ps`; `FAST`: the span has a fast case (`walk_ti`).
 /// Returns the first pointer it found into the next page (0: none), which it left to the
 /// caller.
 #[inline(always)]
 fn walk_page_in<const ATOMIC: bool, const FAST: bool>(cx: &mut Ctx<'_>, ps: &PageSpan, p: usize, m: u64) -> usize {
     let mut follow = 0usize;
     let limit = ps.limit;
+    let (want, fti) = (ps.walk_bits, ps.walk_ti);
+    let fmask = (fti & !TI_MASK) as u64;
+    // Words outside [lo, hi) are no heap pointers (one compare: v - lo < hi - lo).
+    let (lo, hlen) = (cx.lo, cx.hi - cx.lo);
     let bm = bitmap::Locator::current();
     // The bitmap word being worked on: its index (`Locator::index`; 0 is no heap word's) and
     // its value as this walk knows it: read once, then or'ed with the marks this walk made in
@@ -1368,10 +1389,12 @@ fn walk_page_in<const ATOMIC: bool, const FAST: bool>(cx: &mut Ctx<'_>, ps: &Pag
             // SAFETY: as in scan_mask (the mask is the block's scan info).
             let v = unsafe { *((p + i * 8) as *const usize) };
             if (v ^ p) >> crate::config::PAGE_SHIFT != 0 {
-                if follow == 0 && (v >> crate::config::PAGE_SHIFT).wrapping_sub(p >> crate::config::PAGE_SHIFT) == 1 {
-                    follow = v;
-                } else {
-                    off_page(cx, v);
+                if v.wrapping_sub(lo) < hlen {
+                    if follow == 0 && (v >> crate::config::PAGE_SHIFT).wrapping_sub(p >> crate::config::PAGE_SHIFT) == 1 {
+                        follow = v;
+                    } else {
+                        off_page(cx, v);
+                    }
                 }
                 continue;
             }
@@ -1386,12 +1409,12 @@ fn walk_page_in<const ATOMIC: bool, const FAST: bool>(cx: &mut Ctx<'_>, ps: &Pag
                 wv = unsafe { (*(bm.word_at(idx) as *const AtomicUsize)).load(Ordering::Relaxed) };
             }
             let sh = bitmap::Locator::shift(v);
-            if FAST && (wv >> sh) & WALK_BITS == WALK_FAST {
+            if FAST && (wv >> sh) & WALK_BITS == want {
                 wv |= bitmap::BIT_MARKED << sh;
                 if next == 0 {
-                    (next, nmask) = (v & !7, (ps.primary_ti & !TI_MASK) as u64);
+                    (next, nmask) = (v & !7, fmask);
                 } else {
-                    queue_block(cx, v & !7, ps.n, ps.primary_ti);
+                    queue_block(cx, v & !7, ps.n, fti);
                 }
             } else if (wv >> sh) & bitmap::BIT_MARKED == 0 {
                 // Out of the fast case: write this walk's marks first, and read the word
@@ -1416,14 +1439,12 @@ fn walk_page_in<const ATOMIC: bool, const FAST: bool>(cx: &mut Ctx<'_>, ps: &Pag
     follow
 }
 
-/// [`walk_page`]'s pointer to another page: the candidate pipeline (out of line, so the walk
-/// keeps its loop state in registers).
+/// [`walk_page`]'s pointer (inside the heap) to another page: the candidate pipeline (out of
+/// line, so the walk keeps its loop state in registers).
 #[cold]
 #[inline(never)]
 fn off_page(cx: &mut Ctx<'_>, v: usize) {
-    if v >= cx.lo && v < cx.hi {
-        cx.candidate(v, 0);
-    }
+    cx.candidate(v, 0);
 }
 
 /// [`walk_page`] queueing a block it marked (out of line, as [`off_page`]).
