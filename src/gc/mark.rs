@@ -29,10 +29,10 @@
 //! without the pipeline (`walk_page`): the page's span is read once into a [`PageSpan`], and
 //! the first block so marked that is itself mask-scanned is scanned next in the same loop
 //! instead of going through the stack and the ring: a list's next node, a tree node's child.
-//! The common candidate (an unmarked block of the span's primary type) is recognised by one
-//! compare of its bitmap entry, and its mark bit is collected in a register with the others
-//! of the same bitmap word and written once per word (one `lock or` per word instead of one
-//! per block with several workers). The first pointer into the *next* page is not queued
+//! The common candidate (an unmarked block of the span's primary type, or an untyped one in
+//! a span without types) is recognised by one compare of its bitmap entry, and its mark bit is
+//! collected in a register with the others of the same bitmap word and written once per word
+//! (one `lock or` per word instead of one per block with several workers). The first pointer into the *next* page is not queued
 //! either: when the page is done the walk goes on there, so a list or tree laid out in
 //! allocation order is scanned front to back through memory, which the hardware's sequential
 //! prefetch keeps up with (queueing it instead interleaves many such lists page by page, and
@@ -1144,32 +1144,17 @@ impl PageSpan {
 }
 
 /// [`mark_resolve`] for a candidate `v` in the page of [`PageSpan`] `ps` (so inside the
-/// arena and at or above the span's base), outside checkmark verification: returns the block's
-/// base and scan info when this call marked it and it has something to scan. `atomic` and
-/// `bm` are the context's mark-bit mode and bitmap locator, kept in registers by the caller.
-#[inline(always)]
-fn mark_in_page(ps: &PageSpan, v: usize, atomic: bool, bm: bitmap::Locator) -> Option<(usize, usize)> {
+/// arena and at or above the span's base), outside checkmark verification, for the candidates
+/// [`walk_page`] does not take in its fast case (out of line): returns the block's base and
+/// scan info when this call marked it and it has something to scan. `ATOMIC` and `bm` are the
+/// walk's mark-bit mode and bitmap locator.
+#[cold]
+#[inline(never)]
+fn mark_in_page<const ATOMIC: bool>(ps: &PageSpan, v: usize, bm: bitmap::Locator) -> Option<(usize, usize)> {
     if v >= ps.limit {
         return None;
     }
     let base = ps.base + (((v - ps.base) as u64 * ps.divmagic) >> 32) as usize * ps.elemsize;
-    if base != v {
-        return mark_in_page_interior(ps, base, atomic, bm);
-    }
-    // From here on `v` is the block's start: using it (not the product above) keeps the
-    // block arithmetic off the dependency chain from one scanned block to the next.
-    mark_block_in_page(ps, v, atomic, bm)
-}
-
-/// [`mark_in_page`] for a pointer into the middle of a block (or a tree node's field).
-#[inline(never)]
-fn mark_in_page_interior(ps: &PageSpan, base: usize, atomic: bool, bm: bitmap::Locator) -> Option<(usize, usize)> {
-    mark_block_in_page(ps, base, atomic, bm)
-}
-
-/// Marks the block at `base` in the page of `ps`: see [`mark_in_page`].
-#[inline(always)]
-fn mark_block_in_page(ps: &PageSpan, base: usize, atomic: bool, bm: bitmap::Locator) -> Option<(usize, usize)> {
     let (w, sh) = bm.locate(base);
     let full = w.load(Ordering::Relaxed);
     let x = full >> sh;
@@ -1177,7 +1162,7 @@ fn mark_block_in_page(ps: &PageSpan, base: usize, atomic: bool, bm: bitmap::Loca
         return None;
     }
     let m = bitmap::BIT_MARKED << sh;
-    if atomic {
+    if ATOMIC {
         // See mark_resolve.
         w.fetch_or(m, Ordering::Relaxed);
     } else {
@@ -1298,9 +1283,10 @@ fn scan_mask(cx: &mut Ctx<'_>, p: usize, ti: usize) {
     }
 }
 
-/// The bits of a block's bitmap entry that [`walk_page`]'s fast case tests, and the value it
-/// wants: allocated, may hold pointers, of the span's primary type, not marked yet.
+/// The bits of a block's bitmap entry that [`walk_page`]'s fast case tests.
 const WALK_BITS: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_MARKED | bitmap::BIT_TYPED;
+/// What they must be for a block of the span's primary type: allocated, may hold pointers,
+/// of the primary type, not marked yet.
 const WALK_TYPED: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN | bitmap::BIT_TYPED;
 /// The same for an untyped block (in a span without types).
 const WALK_UNTYPED: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN;
@@ -1349,7 +1335,6 @@ fn walk_page<const ATOMIC: bool>(cx: &mut Ctx<'_>, p: usize, m: u64) {
         if cx.stack.len() > 8 {
             cx.share_if_idle();
         }
-        cx.cur = p;
         match mark_resolve(cx, follow, 0) {
             Some((b, _, t)) if t & TI_MASK != 0 => {
                 (p, m) = (b, (t & !TI_MASK) as u64);
@@ -1421,7 +1406,7 @@ fn walk_page_in<const ATOMIC: bool, const FAST: bool>(cx: &mut Ctx<'_>, ps: &Pag
                 // again afterwards (the slow path marks in the bitmap itself).
                 flush_marks::<ATOMIC>(bm, widx, wv);
                 widx = 0;
-                if let Some((b, t)) = mark_in_page_slow::<ATOMIC>(ps, v, bm) {
+                if let Some((b, t)) = mark_in_page::<ATOMIC>(ps, v, bm) {
                     if next == 0 && t & TI_MASK != 0 {
                         (next, nmask) = (b, (t & !TI_MASK) as u64);
                     } else {
@@ -1452,13 +1437,6 @@ fn off_page(cx: &mut Ctx<'_>, v: usize) {
 #[inline(never)]
 fn queue_block(cx: &mut Ctx<'_>, b: usize, n: usize, ti: usize) {
     push_split3(cx, b, n, ti);
-}
-
-/// [`walk_page`]'s candidates other than the fast case: [`mark_in_page`] out of line.
-#[cold]
-#[inline(never)]
-fn mark_in_page_slow<const ATOMIC: bool>(ps: &PageSpan, v: usize, bm: bitmap::Locator) -> Option<(usize, usize)> {
-    mark_in_page(ps, v, ATOMIC, bm)
 }
 
 /// Writes the mark bits of `wv`, [`walk_page`]'s value of the bitmap word with index `idx`
