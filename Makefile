@@ -59,8 +59,12 @@ FLAKY := ^$$
 # t_mt_signals is not among them: its sender waits for each of 6000 signals to be handled, and
 # with a stop-the-world every 64 KiB of allocation most targets are parked when their signal
 # arrives, so a run takes anywhere from 2 s to over 2 minutes on 2 cores (timing, not a
-# failure: it runs in the checkmark and plain passes).
-STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|mt_fork|gc_mixed)$$
+# failure: it runs in the checkmark and plain passes). Nor is t_mt_fork: its main thread builds
+# and forks while two background threads allocate flat out, and with a collection every 64 KiB
+# it spends most of its time stopped; a run took 2 s to 148 s on 2 cores, on the code of
+# 2026-11-25 as on later code (6 runs each; the 120 s limit failed a CI run). It passes in the
+# checkmark and plain passes, and `ctests/run_knobs.sh` still runs it under stress.
+STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|gc_mixed)$$
 
 .PHONY: check-flaky all check header demo bench bench-quick bench-deps bench-micro install uninstall clean
 
