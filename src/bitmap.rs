@@ -18,7 +18,9 @@
 //! written by whoever owns the span (the caching thread for alloc/own-span frees, the MCentral
 //! lock holder for uncached spans, the sweeper that won the span's sweepgen CAS); the mark bit
 //! is additionally set by parallel markers with the world stopped, so every write is an atomic
-//! RMW and the common mark path is a single `fetch_or`.
+//! RMW (the common mark path is a single `fetch_or`), except `publish_all_marked`, a marker's
+//! plain store of the mark plane of a word whose blocks are all marked, which no concurrent
+//! mark can be lost to.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -36,6 +38,39 @@ const BIT_ALL: usize = BIT_MASK | BIT_TYPED;
 pub(crate) const WORDS_PER_BITMAP_WORD: usize = 16;
 /// The mark bits of all 16 heap words of one bitmap word.
 pub(crate) const MARKED_BITS: usize = 0xffff << 32;
+
+/// True when every block that starts in bitmap word value `w` is marked: its mark plane equals
+/// its allocated plane (blocks start only at allocated bits, and only they are ever marked).
+#[inline(always)]
+pub fn all_marked(w: usize) -> bool {
+    ((w >> 32) ^ w) & 0xffff == 0
+}
+
+/// Writes the mark plane of bitmap word value `w` (for which [`all_marked`] holds) into the
+/// bitmap word at address `word` with a plain 16-bit store of that plane alone, during a
+/// parallel mark: what a marker does instead of a `lock or` when it has seen every block of the
+/// word marked. No concurrent mark bit can be lost: markers only ever set mark bits, and only
+/// at allocated bits, which `w`'s mark plane already holds all of; the other planes are not
+/// written. (The store is in assembly: to Rust's memory model a 2-byte access inside an
+/// 8-byte atomic is undefined, while x86 defines it: each store and each locked RMW on the word
+/// is atomic, and coherent with the others.)
+///
+/// # Safety
+/// `word` is a bitmap word inside the bitmap mapping; the caller is a marker during a mark.
+#[inline(always)]
+pub unsafe fn publish_all_marked(word: usize, w: usize) {
+    debug_assert!(all_marked(w));
+    // SAFETY: bytes 4 and 5 of the bitmap word (its mark plane, bits 32..47) are mapped, as the
+    // word is (caller's guarantee); a plain x86 store of them.
+    unsafe {
+        core::arch::asm!(
+            "mov word ptr [{a} + 4], {v:x}",
+            a = in(reg) word,
+            v = in(reg) w >> 32,
+            options(nostack, preserves_flags)
+        );
+    }
+}
 
 /// Bitmap word and shift for heap address `addr` (which must be inside the mapped arena).
 #[inline(always)]
@@ -359,6 +394,27 @@ mod tests {
             body(v);
         });
         core::hint::black_box(v);
+    }
+
+    /// `all_marked` compares the mark plane with the allocated plane and nothing else;
+    /// `publish_all_marked` writes the whole mark plane (both of its bytes) and nothing else.
+    #[test]
+    fn publish_all_marked_writes_the_mark_plane_alone() {
+        let alloc = BIT_ALLOCATED | BIT_ALLOCATED << 4 | BIT_ALLOCATED << 9;
+        let marks = alloc * (BIT_MARKED / BIT_ALLOCATED);
+        let others = BIT_SCAN | BIT_SCAN << 9 | BIT_TYPED << 4 | BIT_BOUNDARY << 13;
+        assert!(all_marked(alloc | marks | others));
+        assert!(all_marked(0));
+        assert!(!all_marked(alloc | (marks & !(BIT_MARKED << 4)) | others), "one block unmarked");
+        assert!(!all_marked(alloc | marks | BIT_MARKED << 2), "a mark without a block start");
+        assert!(!all_marked(alloc | BIT_ALLOCATED << 15 | marks), "last word's block unmarked");
+
+        // The word in memory has other planes than the caller's value: only its mark plane
+        // changes.
+        let w = AtomicUsize::new(alloc | others | BIT_MARKED);
+        // SAFETY: a word of this test's own (the store writes its bytes 4 and 5).
+        unsafe { publish_all_marked(w.as_ptr() as usize, alloc | marks) };
+        assert_eq!(w.load(Ordering::Relaxed), alloc | others | marks);
     }
 
     /// Encoding round trips on real arena memory (the arena is initialised on demand).
