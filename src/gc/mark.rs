@@ -609,8 +609,23 @@ impl<'a> Ctx<'a> {
     #[cold]
     fn share_if_idle(&mut self) {
         if IDLE.load(Ordering::Relaxed) & 0xffff_ffff != 0 && self.local.is_empty() {
-            self.spill();
+            if self.stack.len() > 1 {
+                self.spill();
+            } else {
+                self.spill_ring();
+            }
         }
+    }
+
+    /// [`Ctx::share_if_idle`] with (almost) nothing on the stack: the newest half of the
+    /// prefetch ring goes to the shared deque instead. At the end of a mark of long lists the
+    /// ring may hold the last few lists, which would otherwise all be walked by this worker.
+    fn spill_ring(&mut self) {
+        let keep = self.rlen - self.rlen / 2;
+        for i in keep..self.rlen {
+            self.local.push(self.ring[(self.rhead + i) % RING]);
+        }
+        self.rlen = keep;
     }
 
     #[inline(always)]
@@ -1343,9 +1358,7 @@ fn walk_page<const ATOMIC: bool>(cx: &mut Ctx<'_>, p: usize, m: u64) {
         // scan by mask (a list or a tree that continues in allocation order), so the scan
         // runs on through memory in order and the hardware's sequential prefetch keeps up.
         // A long walk does not pass through `next`, which shares work with idle workers.
-        if cx.stack.len() > 8 {
-            cx.share_if_idle();
-        }
+        cx.share_if_idle();
         match mark_resolve(cx, follow, 0) {
             Some((b, _, t)) if t & TI_MASK != 0 => {
                 (p, m) = (b, (t & !TI_MASK) as u64);
