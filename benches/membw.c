@@ -1,16 +1,24 @@
 /*
- * membw: the machine's own ceiling for markbench's allocation-ordered heap, with no collector.
+ * membw: the machine's own ceiling for markbench's heaps, with no collector.
  *
  * Lays out N MiB of 32-byte records {next, id, chain, check} the way markbench's allocation
- * order does (C chains, each a run of consecutive records), in plain malloc'd memory, then walks
- * every chain by its `next` pointers: K times with one thread, and K times with two threads that
- * take alternate chains. A marker that keeps up with memory on that heap cannot scale from 1 to
- * 2 workers by more than this walk does, because the walk is all the memory traffic marking it
- * needs (marking adds the bitmap on top).
+ * order does (C chains, each a run of consecutive records), in plain malloc'd memory, then reads
+ * every record K times with one thread and K times with two threads:
+ *   --order alloc     (default) walks every chain by its `next` pointers, the two threads taking
+ *                     alternate chains: markbench's allocation-ordered heap, front to back,
+ *                     prefetching 2 KiB ahead as gogc's page walk does
+ *   --order shuffle   reads the records in a pseudo-random order (a bijection of the record
+ *                     index, so each once) with independent loads, the two threads taking
+ *                     alternate positions of that order: the memory traffic of markbench's
+ *                     shuffled heap for a marker that hides latency by prefetching, which is
+ *                     then bound by how many random cache lines the machine serves per second
+ * A marker that keeps up with memory on such a heap cannot scale from 1 to 2 workers by more
+ * than this walk does, because the walk is all the memory traffic marking it needs (marking
+ * adds the bitmap and the span records on top).
  *
- * Usage: membw [--mib N] [--chains C] [--reps K]
+ * Usage: membw [--mib N] [--chains C] [--reps K] [--order alloc|shuffle]
  * Output: per-rep lines, then
- *   RESULT mib=N chains=C ms_1=MEDIAN ms_2=MEDIAN speedup=X mibps_1=Y check=ok
+ *   RESULT mib=N order=O chains=C ms_1=MEDIAN ms_2=MEDIAN speedup=X mibps_1=Y check=ok
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -25,7 +33,10 @@ typedef struct Rec {
 } Rec;
 
 static Rec **heads;
-static long nchains;
+static Rec *recs;
+static long nchains, nrecs;
+static int shuffled;
+static unsigned pbits; /* 2^pbits >= nrecs */
 
 static uint64_t now_ns(void)
 {
@@ -34,13 +45,37 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Walks chains first, first + step, ...; returns the number of records seen. */
+/* A bijection of [0, 2^pbits): odd multiplications and xor-shifts, each invertible mod 2^pbits. */
+static uint64_t mix(uint64_t x)
+{
+    uint64_t mask = (1ull << pbits) - 1;
+    x = (x * 0x9e3779b97f4a7c15ull) & mask;
+    x ^= x >> (pbits / 2 + 1);
+    x = (x * 0xbf58476d1ce4e5b9ull) & mask;
+    x ^= x >> (pbits / 3 + 1);
+    return (x * 0x94d049bb133111ebull) & mask;
+}
+
+/* Reads part `first` of `step` parts of the heap; returns the number of records seen. */
 static long walk(long first, long step)
 {
     long seen = 0;
+    if (shuffled) {
+        for (long i = first; i < 1l << pbits; i += step) {
+            /* mix maps [0, 2^pbits) onto itself, so each record is reached by exactly one i */
+            long j = (long)mix((uint64_t)i);
+            if (j < nrecs)
+                seen += recs[j].id == j;
+        }
+        return seen;
+    }
     for (long c = first; c < nchains; c += step)
-        for (Rec *r = heads[c]; r; r = r->next)
+        for (Rec *r = heads[c]; r; r = r->next) {
+            /* As far ahead as gogc's page walk prefetches: the hardware's own stream
+             * prefetch stops at every 4 KiB page, which would make this no ceiling. */
+            __builtin_prefetch((const char *)r + 2048);
             seen += r->chain == c;
+        }
     return seen;
 }
 
@@ -72,8 +107,10 @@ int main(int argc, char **argv)
             nchains = atol(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--order") && i + 1 < argc && (!strcmp(argv[i + 1], "alloc") || !strcmp(argv[i + 1], "shuffle")))
+            shuffled = !strcmp(argv[++i], "shuffle");
         else {
-            fprintf(stderr, "usage: %s [--mib N] [--chains C] [--reps K]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--mib N] [--chains C] [--reps K] [--order alloc|shuffle]\n", argv[0]);
             return 2;
         }
     }
@@ -82,7 +119,10 @@ int main(int argc, char **argv)
         return 2;
     }
     long n = mib * 1048576 / (long)sizeof(Rec), per = (n + nchains - 1) / nchains;
-    Rec *recs = malloc((size_t)n * sizeof *recs);
+    nrecs = n;
+    while (pbits < 62 && 1l << pbits < n)
+        pbits++;
+    recs = malloc((size_t)n * sizeof *recs);
     heads = calloc((size_t)nchains, sizeof *heads);
     if (!recs || !heads) {
         fprintf(stderr, "membw: out of memory\n");
@@ -120,7 +160,7 @@ int main(int argc, char **argv)
     qsort(t1, (size_t)reps, sizeof *t1, cmp_u64);
     qsort(t2, (size_t)reps, sizeof *t2, cmp_u64);
     double m1 = (double)t1[reps / 2] / 1e6, m2 = (double)t2[reps / 2] / 1e6;
-    printf("RESULT mib=%ld chains=%ld ms_1=%.1f ms_2=%.1f speedup=%.2f mibps_1=%.0f check=%s\n", mib, nchains, m1, m2,
+    printf("RESULT mib=%ld order=%s chains=%ld ms_1=%.1f ms_2=%.1f speedup=%.2f mibps_1=%.0f check=%s\n", mib, shuffled ? "shuffle" : "alloc", nchains, m1, m2,
            m1 / m2, (double)mib / (m1 / 1e3), ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
 }

@@ -16,8 +16,9 @@
 #                    (gogc: GODEBUG=gcprocs=W, bdwgc: GC_MARKERS=W); 256 MiB, plus 1 GiB in
 #                    full mode when MemAvailable allows; quick mode: 256 MiB in allocation
 #                    order, 64 MiB shuffled, and no gogc-untyped rows; beside it
-#                    benches/membw.c walks the same allocation-ordered records in plain memory
-#                    with 1 and 2 threads, the ceiling for a memory-bound marker's speedup
+#                    benches/membw.c reads the same records in plain memory with 1 and 2
+#                    threads (following the chains, or in random order for the shuffled
+#                    heap), the ceiling for a memory-bound marker's speedup
 #
 # Variants: gogc-typed (GoType + GC program, precise), gogc-untyped (runtime_mallocgc(n, 0, 0),
 # conservative), bdwgc (default configuration, parallel markers started), glibc, jemalloc,
@@ -363,13 +364,14 @@ if want markbench; then
             done
         done
     done
-    # The machine's own 1 -> 2 thread ceiling on the allocation-ordered layout (no collector).
+    # The machine's own 1 -> 2 thread ceiling on each layout that was marked (no collector).
     rm -f "$BIN/data/membw-rows"
-    for mib in $SIZES; do
+    for cfg in $CONFIGS; do
+        mib=${cfg%%:*} order=${cfg#*:}
         wait_idle || BUSY_RUNS=$((BUSY_RUNS + 1))
-        "$BIN/membw" --mib "$mib" --reps 5 > "$LOGS/membw-$mib.log" 2>&1
-        line=$(grep '^RESULT' "$LOGS/membw-$mib.log" | tail -n 1)
-        echo "$mib $(kv ms_1 "$line") $(kv ms_2 "$line") $(kv speedup "$line") $(kv check "$line")" >> "$BIN/data/membw-rows"
+        "$BIN/membw" --mib "$mib" --order "$order" --reps 5 > "$LOGS/membw-$mib-$order.log" 2>&1
+        line=$(grep '^RESULT' "$LOGS/membw-$mib-$order.log" | tail -n 1)
+        echo "$mib $order $(kv ms_1 "$line") $(kv ms_2 "$line") $(kv speedup "$line") $(kv check "$line")" >> "$BIN/data/membw-rows"
     done
     out ""
     out "### markbench: full collections over a live heap of 32-byte linked objects (1024 chains)"
@@ -386,15 +388,14 @@ if want markbench; then
         out "| $mib MiB | $order | $label | $w | $mpg | $pm | $mbps | $(awk -v k="$rss" 'BEGIN{printf "%.0f", k/1024}') | $r |"
     done < "$BIN/data/mark-rows"
     out ""
-    out "1 -> 2 worker speedups (pause with 1 worker / pause with 2), beside the machine's ceiling for the allocation-ordered layout: benches/membw.c walks the same records in plain memory (no collector, no bitmap) with 1 and then 2 threads."
+    out "1 -> 2 worker speedups (pause with 1 worker / pause with 2), beside the machine's ceiling for each layout: benches/membw.c reads the same records in plain memory (no collector, no bitmap) with 1 and then 2 threads, following the chains in allocation order, and in a random order with independent loads for the shuffled heap (what a prefetching marker's traffic is bound by there)."
     out ""
-    out "| live heap | order | gogc-typed | bdwgc | membw walk, 1 -> 2 threads (ms) |"
+    out "| live heap | order | gogc-typed | bdwgc | membw, 1 -> 2 threads (ms) |"
     out "|---|---|---:|---:|---:|"
     for cfg in $CONFIGS; do
         mib=${cfg%%:*} order=${cfg#*:}
         sp() { awk -v m="$mib" -v o="$order" -v v="$1" '$1==m && $2==o && $3==v {p[$4]=$6} END{ if (p[1] > 0 && p[2] > 0) printf "%.2f", p[1]/p[2]; else printf "-" }' "$BIN/data/mark-rows"; }
-        mw="-"
-        [ "$order" = alloc ] && mw=$(awk -v m="$mib" '$1==m {printf "%.2f (%s -> %s)%s", $4, $2, $3, ($5=="ok" ? "" : " FAILED")}' "$BIN/data/membw-rows")
+        mw=$(awk -v m="$mib" -v o="$order" '$1==m && $2==o {printf "%.2f (%s -> %s)%s", $5, $3, $4, ($6=="ok" ? "" : " FAILED")}' "$BIN/data/membw-rows")
         out "| $mib MiB | $order | $(sp gogc-typed) | $(sp bdwgc) | ${mw:--} |"
     done
 fi
