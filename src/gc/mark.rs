@@ -1422,14 +1422,34 @@ fn walk_page_in<const ATOMIC: bool, const FAST: bool>(cx: &mut Ctx<'_>, ps: &Pag
                 continue;
             }
             let idx = bitmap::Locator::index(v);
+            let sh = bitmap::Locator::shift(v);
             if idx != widx {
+                // SAFETY: the bitmap word of v, inside the bitmap mapping.
+                let w = unsafe { &*(bm.word_at(idx) as *const AtomicUsize) };
+                if FAST && next != 0 {
+                    // A second block to queue, in another bitmap word (a tree node's right
+                    // child, when the walk goes on with the left one): marked in its own
+                    // word, so the walk keeps the word it works on and does not write it
+                    // out and read it back twice for this one mark.
+                    let x = w.load(Ordering::Relaxed);
+                    if (x >> sh) & WALK_BITS == want {
+                        let mb = bitmap::BIT_MARKED << sh;
+                        if ATOMIC {
+                            // See mark_resolve.
+                            w.fetch_or(mb, Ordering::Relaxed);
+                        } else {
+                            // The only marker; the walk holds no copy of this word.
+                            w.store(x | mb, Ordering::Relaxed);
+                        }
+                        queue_block(cx, v & !7, ps.n, fti);
+                        continue;
+                    }
+                }
                 leave_word::<ATOMIC>(bm, widx, wv, wnew);
                 widx = idx;
-                // SAFETY: the bitmap word of v, inside the bitmap mapping.
-                wv = unsafe { (*(bm.word_at(idx) as *const AtomicUsize)).load(Ordering::Relaxed) };
+                wv = w.load(Ordering::Relaxed);
                 wnew = 0;
             }
-            let sh = bitmap::Locator::shift(v);
             if FAST && (wv >> sh) & WALK_BITS == want {
                 wv |= bitmap::BIT_MARKED << sh;
                 if ATOMIC {
