@@ -1345,7 +1345,9 @@ const WALK_UNTYPED: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN;
 /// walk reads a bitmap word once, sets mark bits in its copy, and writes the copy's mark bits
 /// back with one store when it moves to another bitmap word or ends ([`leave_word`]: with
 /// several workers a plain store of the mark plane when the word is left fully marked, else a
-/// `lock or`). So the walk never marks a block twice itself; another worker (or this worker's
+/// `lock or`). A common candidate in another word that the walk will only queue (it already
+/// has the block to go on with) is marked in its own word directly instead, keeping the
+/// walk's copy: a tree node's right child, while the walk descends to the left. So the walk never marks a block twice itself; another worker (or this worker's
 /// candidate pipeline) may still see the block unmarked meanwhile and scan it a second time,
 /// which costs time but is harmless, as with the unread-back atomic `or` of `mark_resolve`.
 /// Neither write-back loses a bit set meanwhile by anyone else (see [`leave_word`]). Every
