@@ -1347,9 +1347,10 @@ const WALK_UNTYPED: usize = bitmap::BIT_ALLOCATED | bitmap::BIT_SCAN;
 /// several workers a plain store of the mark plane when the word is left fully marked, else a
 /// `lock or`). A common candidate in another word that the walk will only queue (it already
 /// has the block to go on with) is marked in its own word directly instead, keeping the
-/// walk's copy: a tree node's right child, while the walk descends to the left. So the walk never marks a block twice itself; another worker (or this worker's
-/// candidate pipeline) may still see the block unmarked meanwhile and scan it a second time,
-/// which costs time but is harmless, as with the unread-back atomic `or` of `mark_resolve`.
+/// walk's copy: a tree node's right child, while the walk descends to the left. So the walk
+/// never marks a block twice itself; another worker (or this worker's candidate pipeline) may
+/// still see the block unmarked meanwhile and scan it a second time, which costs time but is
+/// harmless, as with the unread-back atomic `or` of `mark_resolve`.
 /// Neither write-back loses a bit set meanwhile by anyone else (see [`leave_word`]). Every
 /// other candidate goes through [`mark_in_page`], which marks in the bitmap directly (the walk
 /// writes its copy back first and reads the word again after).
