@@ -329,17 +329,24 @@ fn for_each_start_word(base: usize, end: usize, step: usize, mut f: impl FnMut(&
     }
 }
 
-/// True if any mark bit is set among the bitmap words covering `[v, v+nbytes)` (`v` 16-word
-/// aligned, `nbytes` a multiple of 128): a span whose words carry none has no live block.
-pub fn any_marked(v: usize, nbytes: usize) -> bool {
+/// True if a block in the bitmap words covering `[v, v+nbytes)` (`v` 16-word aligned, `nbytes`
+/// a multiple of 128) must outlive this sweep: one is marked, or one is a FlagNoGC block
+/// (boundary without allocated), which marking never sees and sweeping never frees. A span
+/// for which this is false has no block to keep, and may go back to the page heap whole.
+pub fn any_kept(v: usize, nbytes: usize) -> bool {
+    const PLANE: usize = (1 << WORDS_PER_BITMAP_WORD) - 1;
     let first = locate(v).0 as *const AtomicUsize;
-    let mut acc = 0;
+    let mut marked = 0;
+    let mut nogc = 0;
     for k in 0..nbytes / (8 * WORDS_PER_BITMAP_WORD) {
         // SAFETY: the bitmap grows downward, one word per 16 heap words, and covers the
         // arena up to arena_used, which [v, v+nbytes) lies below.
-        acc |= unsafe { &*first.sub(k) }.load(Ordering::Relaxed);
+        let x = unsafe { &*first.sub(k) }.load(Ordering::Relaxed);
+        marked |= x;
+        // The boundary plane without the allocated plane: FlagNoGC block starts.
+        nogc |= (x / BIT_BOUNDARY) & !(x / BIT_ALLOCATED);
     }
-    acc & (((1 << WORDS_PER_BITMAP_WORD) - 1) * BIT_MARKED) != 0
+    marked & (PLANE * BIT_MARKED) != 0 || nogc & PLANE != 0
 }
 
 /// The sweep of a small span, one bitmap word (16 heap words) at a time: for the `size`-byte
@@ -415,6 +422,28 @@ mod tests {
         // SAFETY: a word of this test's own (the store writes its bytes 4 and 5).
         unsafe { publish_all_marked(w.as_ptr() as usize, alloc | marks) };
         assert_eq!(w.load(Ordering::Relaxed), alloc | others | marks);
+    }
+
+    /// `any_kept`: a span with no mark bit may still hold a FlagNoGC block, which keeps it;
+    /// free-list blocks (allocated, unmarked) and the leftover boundary do not.
+    #[test]
+    fn any_kept_sees_marks_and_nogc_blocks() {
+        with_private_block(2, |v| {
+            let span = 2 * 8192;
+            unmarkspan(v, span);
+            markspan(v, 48, 300, true);
+            markscan(v + 48);
+            assert!(!any_kept(v, span), "allocated, scan and leftover bits keep nothing");
+            marknogc(v + 48 * 299);
+            assert!(any_kept(v, span), "a FlagNoGC block in the span's last word");
+            assert!(!any_kept(v, 8192), "the FlagNoGC block lies in the second page");
+            markfreed(v + 48 * 299);
+            assert!(!any_kept(v, span));
+            set_mark(v + 96);
+            assert!(any_kept(v, span), "a marked block");
+            unmarkspan(v, span);
+            markspan(v, 0, 0, true);
+        });
     }
 
     /// Encoding round trips on real arena memory (the arena is initialised on demand).

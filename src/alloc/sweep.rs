@@ -104,13 +104,15 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
         return true;
     }
 
-    // Small span. With no block marked, every block is free after this sweep (free-list
-    // blocks are unmarked, and the rest are dead): the span goes straight back to the page
-    // heap, without walking its free list or writing links and poison into dead blocks. The
-    // page heap zeroes it when it is next handed out (needzero). clobberfree wants the dead
-    // blocks written, so it takes the general path.
+    // Small span. With no block marked and no FlagNoGC block (invisible to marking, never
+    // freed), every block is free after this sweep (free-list blocks are unmarked, and the
+    // rest are dead; objects whose finalizer was just queued were marked by
+    // `sweep_specials` above): the span goes straight back to the page heap, without walking
+    // its free list or writing links and poison into dead blocks. The page heap zeroes it
+    // when it is next handed out (needzero). clobberfree wants the dead blocks written, so it
+    // takes the general path.
     let clobber = crate::config::DEBUG.clobberfree.load(Ordering::Relaxed) != 0;
-    if !clobber && !bitmap::any_marked(sp.base(), sp.npages << PAGE_SHIFT) {
+    if !clobber && !bitmap::any_kept(sp.base(), sp.npages << PAGE_SHIFT) {
         let cl = sp.sizeclass as usize;
         let nfreed = sp.ref_ as u64;
         SWEPT_SMALL[cl].fetch_add(nfreed, Ordering::Relaxed);
