@@ -429,6 +429,7 @@ pub fn free(v: *mut u8) {
         c.local_nlargefree += 1;
         c.local_largefree += size as u64;
         if config::efence() {
+            heap::account_faulted_large(sp);
             sp.limit = sp.base();
             crate::os::sys_fault(base as *mut u8, size);
         } else {
