@@ -430,7 +430,6 @@ pub fn free(v: *mut u8) {
         c.local_largefree += size as u64;
         if config::efence() {
             heap::account_faulted_large(sp);
-            sp.limit = sp.base();
             crate::os::sys_fault(base as *mut u8, size);
         } else {
             // SAFETY: the large span's only object is being freed.

@@ -96,7 +96,6 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
         sp.sweepgen.store(sg, Ordering::Release);
         if crate::config::efence() {
             heap::account_faulted_large(sp);
-            sp.limit = sp.base();
             crate::os::sys_fault(v as *mut u8, sp.npages << PAGE_SHIFT);
             return false;
         }
