@@ -66,7 +66,19 @@ FLAKY := ^$$
 # checkmark and plain passes, and `ctests/run_knobs.sh` still runs it under stress.
 STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|gc_mixed)$$
 
-.PHONY: check-flaky all check header demo bench bench-quick bench-deps bench-micro install uninstall clean
+# Tests that also run under GODEBUG=efence=1 and GODEBUG=clobberfree=1 in `make check`: ones
+# whose expectations depend on the size-class layout or the heap accounting (each checks what
+# it means in a way efence honours too), about 10 s per pass under efence. Not here for time:
+# t_zeroing (35 s under efence), t_threads (23 s), t_memstats (13 s). The whole suite under
+# every knob: `make check-knobs` (ctests/run_knobs.sh, about 30 minutes on 2 cores).
+KNOB_TESTS := ^t_(fatal|mlookup|misc|large|gc_page|gc_precise|types|roundupsize|setfinalizer)$$
+
+# Tests that also run with the C side built with -fsanitize=address,undefined in `make check`
+# (CTEST_SANITIZE=1 in ctests/run.sh; about 25 s); `CTEST_SANITIZE=1 bash ctests/run.sh
+# target/release` runs the whole suite that way (about 3 minutes).
+SAN_TESTS := ^t_(fatal|mlookup|misc|types|gc_precise|mt_churn)$$
+
+.PHONY: check-knobs soak check-flaky all check header demo bench bench-quick bench-deps bench-micro install uninstall clean
 
 all:
 	$(CARGO) build --release
@@ -74,6 +86,8 @@ all:
 # Fail-fast sequence; the last line printed on success or on a C-test failure is the
 # `N passed, M failed` line of ctests/run.sh.
 check:
+	@echo "==> cargo clippy --all-targets -- -D warnings"
+	@$(CARGO) clippy --quiet --all-targets -- -D warnings
 	@echo "==> cargo build --release"
 	@$(CARGO) build --release --quiet
 	@echo "==> cargo test --release"
@@ -83,8 +97,24 @@ check:
 	@GODEBUG=checkmark=1 CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/checkmark: /'; test $${PIPESTATUS[0]} -eq 0
 	@echo "==> C tests under GODEBUG=stress=65536 (a collection every 64 KiB; the heavy tests run in the full pass only)"
 	@GODEBUG=stress=65536 CTEST_FILTER='$(STRESS_TESTS)' CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/stress: /'; test $${PIPESTATUS[0]} -eq 0
+	@echo "==> C tests under GODEBUG=efence=1 and GODEBUG=clobberfree=1 (the layout and heap-accounting tests; run_knobs.sh runs all)"
+	@for k in efence=1 clobberfree=1; do GODEBUG=$$k CTEST_FILTER='$(KNOB_TESTS)' CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed "s/^/$$k: /"; test $${PIPESTATUS[0]} -eq 0 || exit 1; done
+	@echo "==> C tests built with -fsanitize=address,undefined (CTEST_SANITIZE=1; a fast subset)"
+	@CTEST_SANITIZE=1 CTEST_FILTER='$(SAN_TESTS)' CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/sanitize: /'; test $${PIPESTATUS[0]} -eq 0
 	@echo "==> C tests (ctests/run.sh $(LIBDIR))"
 	@CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR)
+
+# The whole C suite under each GODEBUG knob (efence=1 clobberfree=1 checkmark=1 gcprocs=1
+# stress=65536; KNOBS='...' picks others): ctests/run_knobs.sh.
+check-knobs:
+	@$(CARGO) build --release --quiet
+	@bash ctests/run_knobs.sh $(LIBDIR)
+
+# t_gc_random, t_mt_stress (4 mutator threads) and t_mt_churn with fresh seeds, every other
+# round under checkmark, until SOAK_GCS (default 10000) collections have run: ctests/soak.sh.
+soak:
+	@$(CARGO) build --release --quiet
+	@bash ctests/soak.sh $(LIBDIR)
 
 check-flaky:
 	@$(CARGO) build --release --quiet

@@ -99,10 +99,14 @@ static Other *new_other(uintptr_t k)
 
 static int node_ok(const Node *n, uintptr_t k) { return n->a == (k ^ MAGIC) && n->b == ~k; }
 
+/* Frees of D's 32-byte nodes. Under efence=1 there are no size classes (every block is a
+ * large object of one page), so it is every free: D's nodes are the only garbage then. */
 static uint32_t class32_frees(void)
 {
     MStats m;
     gc_stats(&m);
+    if (tu_godebug("efence"))
+        return (uint32_t)m.nfree;
     for (int i = 0; i < 67; i++)
         if (m.by_size[i].size == 32)
             return (uint32_t)m.by_size[i].nfree;

@@ -51,8 +51,36 @@ static void expect_not_found(void *v, const char *what)
     CHECK(runtime_mlookup(v, NULL, NULL, NULL) == 0, "%s: mlookup(%p, NULL, NULL, NULL) != 0", what, v);
 }
 
+/* Under efence=1 every request, however small, is a large object with pages of its own: mlookup
+ * reports the page-rounded size, and the object ends at its requested size, as large ones do. */
+static void test_small_efence(void)
+{
+    for (int c = 1; c < 67; c++) {
+        uintptr_t req = c > 1 ? tu_class_size[c - 1] + 1 : 5;
+        for (int k = 0; k < 4; k++) {
+            unsigned char *p = runtime_mallocgc(k == 3 ? 1 + (uintptr_t)c % 15 : req, 0, k & 1 ? FlagNoScan : 0);
+            uintptr_t n = k == 3 ? 1 + (uintptr_t)c % 15 : req;
+            CHECK(p != NULL && ((uintptr_t)p & (TU_PAGE - 1)) == 0,
+                  "efence: mallocgc(%" PRIuPTR ") = %p, want a page-aligned block", n, (void *)p);
+            if (!p)
+                continue;
+            char what[96];
+            snprintf(what, sizeof what, "efence: %" PRIuPTR "-byte request, first byte", n);
+            MSpan *sp = expect_found(p, p, TU_ROUND_PAGE(n), what);
+            snprintf(what, sizeof what, "efence: %" PRIuPTR "-byte request, last byte", n);
+            CHECK(expect_found(p + n - 1, p, TU_ROUND_PAGE(n), what) == sp, "%s: different span", what);
+            snprintf(what, sizeof what, "efence: %" PRIuPTR "-byte request, its limit", n);
+            expect_not_found(p + n, what);
+        }
+    }
+}
+
 static void test_small(void)
 {
+    if (tu_godebug("efence")) {
+        test_small_efence();
+        return;
+    }
     for (int c = 1; c < 67; c++) {
         uintptr_t s = tu_class_size[c];
         /* Request a size inside the class, not necessarily the class size. */

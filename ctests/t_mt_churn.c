@@ -28,6 +28,9 @@
  */
 #include "testutil.h"
 #include "mt_util.h"
+
+/* Mixed into every thread's seed: GOGC_TEST_SEED, or 0. */
+static uint64_t run_seed;
 #include <pthread.h>
 
 #define LONGLEN 2000
@@ -142,7 +145,7 @@ static void *plain_thread(void *arg)
     free(arg);
     char who[64];
     snprintf(who, sizeof who, "thread %d (kind %d)", a.idx, a.kind);
-    uint64_t seed = mt_mix((uint64_t)a.idx) | 1;
+    uint64_t seed = mt_mix((uint64_t)a.idx ^ run_seed) | 1;
     switch (a.kind) {
     case 0: {
         int r = gogc_thread_attach();
@@ -199,7 +202,7 @@ static void *gogc_thread_arg(void *arg)
     cnode *list = arg;
     uint64_t idx = list->w[0]; /* whatever; only used for the seed */
     mt_sleep_us(200 + (long)(idx % 1500));
-    uint64_t seed = mt_mix(idx) | 1;
+    uint64_t seed = mt_mix(idx ^ run_seed) | 1;
     garbage(&seed, 200);
     char who[64];
     snprintf(who, sizeof who, "gogc thread (kind 3, arg %p)", (void *)list);
@@ -216,7 +219,7 @@ static void *gogc_thread_redetach(void *arg)
     int idx = (int)(intptr_t)arg;
     char who[64];
     snprintf(who, sizeof who, "gogc thread %d (kind 4)", idx);
-    uint64_t seed = mt_mix((uint64_t)idx + 77) | 1;
+    uint64_t seed = mt_mix(((uint64_t)idx + 77) ^ run_seed) | 1;
     churn_body(who, seed);
     int r = gogc_thread_detach();
     CHECK(r == 0, "%s: detach returned %d", who, r);
@@ -304,7 +307,7 @@ static void *spawner(void *arg)
 
 static void *bg_alloc(void *arg)
 {
-    uint64_t seed = mt_mix((uint64_t)(intptr_t)arg) | 1;
+    uint64_t seed = mt_mix((uint64_t)(intptr_t)arg ^ run_seed) | 1;
     cnode *mine = build(100, 0);
     unsigned long rounds = 0;
     while (!__atomic_load_n(&stop_bg, __ATOMIC_ACQUIRE)) {
@@ -331,6 +334,11 @@ static void *bg_collect(void *arg)
 
 int main(void)
 {
+    /* GOGC_TEST_SEED varies the threads' random choices (make soak); unset, it is 0: the
+     * choices of the plain run. */
+    const char *se = getenv("GOGC_TEST_SEED");
+    run_seed = se && *se ? strtoull(se, NULL, 0) : 0;
+    printf("t_mt_churn: seed %#" PRIx64 " (GOGC_TEST_SEED)\n", run_seed);
     int old = runtime_setgcpercent(25);
     uint32_t gc0 = mt_numgc();
     double t0 = tu_now();

@@ -119,7 +119,8 @@ static void new_object(obj_t *o, uint64_t *seed, worker_t *w)
     if (!tiny && (w->nalloc & 63) == 0) {
         uint8_t *base = NULL;
         uintptr_t bs = 0;
-        uintptr_t want = runtime_roundupsize(n);
+        /* efence=1: every request is a large object, of its pages. */
+        uintptr_t want = tu_godebug("efence") ? TU_ROUND_PAGE(n) : runtime_roundupsize(n);
         CHECK(runtime_mlookup(p, &base, &bs, NULL) == 1 && base == p && bs == want,
               "thread %d: mlookup(%p) base %p size %" PRIuPTR ", want size %" PRIuPTR, w->id,
               (void *)p, (void *)base, bs, want);

@@ -282,6 +282,25 @@ static TU_UNUSED uint64_t tu_seed(uint64_t dflt)
     return s ? s : 0x9E3779B97F4A7C15ULL;
 }
 
+/* The value of knob `name` in this process's GODEBUG ("a=1,name=N,..."), or 0 when it is not
+ * set. Tests whose expectations depend on the allocator's layout use it: under efence=1 every
+ * block is a large object with pages of its own and a freed one is made inaccessible instead of
+ * being reused, so per-size-class counters and page reuse say nothing there. */
+static TU_UNUSED long tu_godebug(const char *name)
+{
+    const char *g = getenv("GODEBUG");
+    size_t n = strlen(name);
+    long v = 0;
+    while (g && *g) {
+        const char *end = strchr(g, ',');
+        size_t len = end ? (size_t)(end - g) : strlen(g);
+        if (len > n && strncmp(g, name, n) == 0 && g[n] == '=')
+            v = strtol(g + n + 1, NULL, 10); /* the last setting wins, as in the library */
+        g = end ? end + 1 : NULL;
+    }
+    return v;
+}
+
 /* Offset of the first non-zero byte in [p, p+n), or -1 if all are zero. */
 static TU_UNUSED long tu_first_nonzero(const void *p, size_t n)
 {

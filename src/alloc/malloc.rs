@@ -429,7 +429,7 @@ pub fn free(v: *mut u8) {
         c.local_nlargefree += 1;
         c.local_largefree += size as u64;
         if config::efence() {
-            sp.limit = sp.base();
+            heap::account_faulted_large(sp);
             crate::os::sys_fault(base as *mut u8, size);
         } else {
             // SAFETY: the large span's only object is being freed.

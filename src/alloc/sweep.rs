@@ -95,7 +95,7 @@ unsafe fn sweep_span_inner(s: *mut MSpan) -> bool {
         lower_next_gc(size as u64);
         sp.sweepgen.store(sg, Ordering::Release);
         if crate::config::efence() {
-            sp.limit = sp.base();
+            heap::account_faulted_large(sp);
             crate::os::sys_fault(v as *mut u8, sp.npages << PAGE_SHIFT);
             return false;
         }

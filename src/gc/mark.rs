@@ -1007,6 +1007,10 @@ fn block_ti(typ: usize, n: usize) -> usize {
     if c.mask == 0 {
         return TI_NONE;
     }
+    if TI_MASK | c.mask as usize == TI_NONE {
+        // All 63 words hold pointers: that mask reads as "nothing to scan"; keep the program.
+        return ti;
+    }
     let extent = (64 - c.mask.leading_zeros() as usize) * 8;
     if extent > n || c.elemsize > n {
         return ti;
@@ -1015,11 +1019,13 @@ fn block_ti(typ: usize, n: usize) -> usize {
 }
 
 /// Scan info for an untyped block of `n` bytes: every word may be a pointer. A block of at
-/// most 63 words gets the mask of all its words ([`TI_MASK`]: the same candidates as the
-/// word-by-word loop, scanned inline), a bigger one [`TI_CONSERVATIVE`].
+/// most 62 words gets the mask of all its words ([`TI_MASK`]: the same candidates as the
+/// word-by-word loop, scanned inline), a bigger one [`TI_CONSERVATIVE`]. (The mask of all 63
+/// words would be [`TI_NONE`], "nothing to scan": a 504-byte untyped block, which efence
+/// makes, since there a block is as long as its request, was never scanned.)
 #[inline(always)]
 fn untyped_ti(n: usize) -> usize {
-    if n <= 63 * 8 {
+    if n <= 62 * 8 {
         TI_MASK | ((1 << (n / 8)) - 1)
     } else {
         TI_CONSERVATIVE
@@ -1709,7 +1715,23 @@ mod tests {
         assert_eq!(block_ti(0, 16), TI_CONSERVATIVE);
         // Untyped blocks: every word, up to 63 of them.
         assert_eq!(untyped_ti(16), TI_MASK | 0b11);
-        assert_eq!(untyped_ti(504), TI_MASK | ((1 << 63) - 1));
+        assert_eq!(untyped_ti(496), TI_MASK | ((1 << 62) - 1));
+        assert_eq!(untyped_ti(504), TI_CONSERVATIVE, "63 words: the full mask would read as TI_NONE");
         assert_eq!(untyped_ti(512), TI_CONSERVATIVE);
+        for n in (0..=1024).step_by(8) {
+            assert_ne!(untyped_ti(n), TI_NONE, "untyped block of {n} bytes would not be scanned");
+        }
+        // A struct of 63 plain pointers keeps its program (its mask would be TI_NONE).
+        let mut all63 = vec![63 * 8];
+        for w in 0..63 {
+            all63.extend_from_slice(&[GC_APTR, w * 8]);
+        }
+        all63.push(GC_END);
+        let (t, pc) = ti(&all63, TYPEINFO_SINGLE_OBJECT, 512);
+        assert_eq!(t, pc | PRECISE, "a struct of 63 pointers is scanned by its program");
+        all63.truncate(all63.len() - 3);
+        all63[0] = 62 * 8;
+        all63.push(GC_END);
+        assert_eq!(ti(&all63, TYPEINFO_SINGLE_OBJECT, 512).0, TI_MASK | ((1 << 62) - 1));
     }
 }

@@ -441,6 +441,23 @@ pub unsafe fn free(s: *mut MSpan, acct: bool) {
     });
 }
 
+/// efence: a large span's object has been freed (explicitly or by the sweep) and its pages are
+/// about to be made inaccessible instead of going back to the page heap. The span's limit
+/// becomes its base (mlookup and the collector no longer find the object; `updatememstats`
+/// counts such a span as nothing), and, under the same heap lock, the object leaves HeapAlloc
+/// and HeapObjects as it would through `free(s, true)`, so both ways of computing them agree.
+/// The pages stay in heap_inuse: they are never reused.
+pub fn account_faulted_large(sp: &mut MSpan) {
+    HEAP.with(|_h| {
+        crate::alloc::mcache::fold_current_cachealloc();
+        sp.limit = sp.base();
+        stats::atomic(Field::HeapAlloc).fetch_sub((sp.npages << PAGE_SHIFT) as u64, Ordering::Relaxed);
+        // SAFETY: the static MStats; heap_objects is written under the heap lock, held here.
+        let m = unsafe { &mut *stats::mstats() };
+        m.heap_objects -= 1;
+    });
+}
+
 /// fork prepare: take every allocator lock in the global order (central lists, heap,
 /// persistent and internal allocators, cache registry), so the child starts consistent.
 pub fn lock_all_for_fork() {
