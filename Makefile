@@ -16,6 +16,10 @@
 #   make bench-quick  the same in quick mode without the Rust micro-benchmarks (about 3 min;
 #                   writes benches/results/<date>-quick.md)
 #   make bench-micro  only the Rust micro-benchmarks (cargo bench --bench micro)
+#   make fuzz       build the libFuzzer harnesses fuzz/*.c (fuzz/build.sh: clang, coverage-
+#                   instrumented libgogc.a in target/fuzz) and run each for FUZZ_SECONDS (60);
+#                   FUZZ_MERGE=1 merges new coverage into fuzz/corpus/<name> (see fuzz/README.md)
+#   make fuzz-replay  the harnesses over their committed corpora only (part of make check)
 #   make header     regenerate the committed include/gogc.h
 #   make install    PREFIX=/usr/local (default), DESTDIR supported
 #   make clean
@@ -66,7 +70,7 @@ FLAKY := ^$$
 # checkmark and plain passes, and `ctests/run_knobs.sh` still runs it under stress.
 STRESS_TESTS := ^t_(zeroing|roundupsize|mlookup|large|types|misc|fatal|gc_roots|gc_precise|gc_fatal|gc_trace|fin|setfinalizer|gc_mixed)$$
 
-.PHONY: check-flaky all check header demo bench bench-quick bench-deps bench-micro install uninstall clean
+.PHONY: check-flaky all check fuzz fuzz-build fuzz-replay header demo bench bench-quick bench-deps bench-micro install uninstall clean
 
 all:
 	$(CARGO) build --release
@@ -83,12 +87,26 @@ check:
 	@GODEBUG=checkmark=1 CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/checkmark: /'; test $${PIPESTATUS[0]} -eq 0
 	@echo "==> C tests under GODEBUG=stress=65536 (a collection every 64 KiB; the heavy tests run in the full pass only)"
 	@GODEBUG=stress=65536 CTEST_FILTER='$(STRESS_TESTS)' CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/stress: /'; test $${PIPESTATUS[0]} -eq 0
+	@echo "==> fuzz corpus replay (fuzz/build.sh, fuzz/run.sh --replay)"
+	@$(MAKE) --no-print-directory fuzz-replay
 	@echo "==> C tests (ctests/run.sh $(LIBDIR))"
 	@CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR)
 
 check-flaky:
 	@$(CARGO) build --release --quiet
 	@CTEST_FILTER='$(FLAKY)' bash ctests/run.sh $(LIBDIR)
+
+# libFuzzer harnesses (fuzz/README.md). FUZZ_SECONDS per harness, FUZZ_MERGE=1 to merge.
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	@bash fuzz/build.sh
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+# Every committed corpus input once through its harness: a fixed crash stays fixed.
+fuzz-replay: fuzz-build
+	@bash fuzz/run.sh --replay
 
 header:
 	GOGC_UPDATE_HEADER=1 $(CARGO) build --release
