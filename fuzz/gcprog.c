@@ -510,7 +510,15 @@ static int exec(Model *m, size_t pc, uintptr_t b, uintptr_t elo, uintptr_t ehi, 
         }
         case OP_CHAN_PTR: {
             const Cell *c = cell_at(m, b + w[pc + 1], lo, hi);
-            if (in_heap(c) && c->kind == C_INTERIOR && w[pc + 2] == (uintptr_t)&chantype[2]) {
+            uintptr_t ct = w[pc + 2];
+            if (in_heap(c) && ct != 0 && ct != (uintptr_t)&chantype[0] && ct != (uintptr_t)&chantype[1] &&
+                ct != (uintptr_t)&chantype[2]) {
+                /* a garbage channel descriptor (an operand word run as an instruction): the
+                 * collector reads it blindly. A nil one describes no buffer. */
+                m->verdict = V_SKIP;
+                return R_STOP;
+            }
+            if (in_heap(c) && c->kind == C_INTERIOR && ct == (uintptr_t)&chantype[2]) {
                 /* would read the channel's capacity from the middle of a target */
                 m->verdict = V_SKIP;
                 return R_STOP;

@@ -115,8 +115,11 @@ fn is_pointer_type(t: usize) -> bool {
 }
 
 /// Marks a channel and, if this call marked it and its elements hold pointers, queues its
-/// buffer (the channel sub-program).
+/// buffer (the channel sub-program). A nil channel type describes no buffer.
 fn chan_buffer(ch: usize, chantype: usize, end_ok: bool, sink: &mut impl Sink) {
+    if chantype == 0 {
+        return;
+    }
     let elem = word(chantype + ELEM_OFF);
     if elem == 0 || byte(elem) & GO_NO_POINTERS != 0 || !end_ok {
         return;
@@ -487,6 +490,18 @@ mod tests {
         assert_eq!(r.regions, vec![(ch + 88, 32, 0x123 | PRECISE | LOOP)]);
         scan(block.as_ptr() as usize, 8, s, &mut r);
         assert_eq!(r.regions.len(), 1, "second sighting does not rescan the buffer");
+    }
+
+    #[test]
+    fn channel_pointer_with_nil_channel_type_only_marks() {
+        let hchan = [0usize, 4, 0, 0];
+        let block = [hchan.as_ptr() as usize];
+        let prog = [8, GC_CHAN_PTR, 0, 0, GC_END, 0];
+        let mut r = Rec::default();
+        let s = Start::Program { pc: prog.as_ptr() as usize, precise: true, looping: false };
+        scan(block.as_ptr() as usize, 8, s, &mut r);
+        assert_eq!(r.marked, vec![hchan.as_ptr() as usize]);
+        assert!(r.regions.is_empty());
     }
 
     #[test]
