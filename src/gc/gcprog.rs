@@ -14,6 +14,9 @@
 //! `GC_ARRAY_NEXT` outside an array body; a `GC_END` inside an array body. So a bad program
 //! throws or scans too little; it never reads wild memory or loops forever: array iterations
 //! are bounded by the block's size, and every frame push by the 12-frame limit.
+//! Not bounded (as in gccgo): `GC_REGION` sub-programs that queue regions again (a region whose
+//! program is the enclosing type's own, or two that name each other) make endless work; the
+//! compiler only emits a region for an array type's program, which cannot contain itself.
 
 use crate::fatal::throw;
 
