@@ -16,6 +16,10 @@
 #   make bench-quick  the same in quick mode without the Rust micro-benchmarks (about 3 min;
 #                   writes benches/results/<date>-quick.md)
 #   make bench-micro  only the Rust micro-benchmarks (cargo bench --bench micro)
+#   make fuzz       build the libFuzzer harnesses fuzz/*.c (fuzz/build.sh: clang, coverage-
+#                   instrumented libgogc.a in target/fuzz) and run each for FUZZ_SECONDS (60);
+#                   FUZZ_MERGE=1 merges new coverage into fuzz/corpus/<name> (see fuzz/README.md)
+#   make fuzz-replay  the harnesses over their committed corpora only (part of make check)
 #   make header     regenerate the committed include/gogc.h
 #   make install    PREFIX=/usr/local (default), DESTDIR supported
 #   make clean
@@ -78,7 +82,7 @@ KNOB_TESTS := ^t_(fatal|mlookup|misc|large|gc_page|gc_precise|types|roundupsize|
 # target/release` runs the whole suite that way (about 3 minutes).
 SAN_TESTS := ^t_(fatal|mlookup|misc|types|gc_precise|mt_churn)$$
 
-.PHONY: check-knobs soak check-flaky all check header demo bench bench-quick bench-deps bench-micro install uninstall clean
+.PHONY: check-knobs soak check-flaky all check fuzz fuzz-build fuzz-replay header demo bench bench-quick bench-deps bench-micro install uninstall clean
 
 all:
 	$(CARGO) build --release
@@ -101,6 +105,8 @@ check:
 	@for k in efence=1 clobberfree=1; do GODEBUG=$$k CTEST_FILTER='$(KNOB_TESTS)' CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed "s/^/$$k: /"; test $${PIPESTATUS[0]} -eq 0 || exit 1; done
 	@echo "==> C tests built with -fsanitize=address,undefined (CTEST_SANITIZE=1; a fast subset)"
 	@CTEST_SANITIZE=1 CTEST_FILTER='$(SAN_TESTS)' CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR) | grep -E '^(FAIL|    \||[0-9]+ passed)' | sed 's/^/sanitize: /'; test $${PIPESTATUS[0]} -eq 0
+	@echo "==> fuzz corpus replay (fuzz/build.sh, fuzz/run.sh --replay)"
+	@$(MAKE) --no-print-directory fuzz-replay
 	@echo "==> C tests (ctests/run.sh $(LIBDIR))"
 	@CTEST_SKIP='$(FLAKY)' bash ctests/run.sh $(LIBDIR)
 
@@ -119,6 +125,18 @@ soak:
 check-flaky:
 	@$(CARGO) build --release --quiet
 	@CTEST_FILTER='$(FLAKY)' bash ctests/run.sh $(LIBDIR)
+
+# libFuzzer harnesses (fuzz/README.md). FUZZ_SECONDS per harness, FUZZ_MERGE=1 to merge.
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	@bash fuzz/build.sh
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+# Every committed corpus input once through its harness: a fixed crash stays fixed.
+fuzz-replay: fuzz-build
+	@bash fuzz/run.sh --replay
 
 header:
 	GOGC_UPDATE_HEADER=1 $(CARGO) build --release

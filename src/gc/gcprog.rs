@@ -6,9 +6,17 @@
 //! word `ti` is a program address with flag bits PRECISE (1) and LOOP (2).
 //!
 //! Safety against malformed programs: every operand read is bounds-checked against the block
-//! (a word outside it reads as 0), the frame stack is bounded (12 entries, as gccgo), array
-//! counts of 0 and unknown opcodes end in the contract's fatal message. So a bad program throws
-//! or scans too little; it never reads wild memory or loops forever.
+//! (a word outside it reads as 0), and these end in the contract's fatal message
+//! (`scanblock: invalid GC instruction`): an unknown opcode; more than 12 pushed frames (as
+//! gccgo); a `GC_ARRAY_START` with count 0 or element size 0, or whose elements do not lie
+//! inside the current element (at top level: the type's element, cut at the block's end;
+//! inside an array: that array's element; a `GC_CALL` frame keeps its caller's); a
+//! `GC_ARRAY_NEXT` outside an array body; a `GC_END` inside an array body. So a bad program
+//! throws or scans too little; it never reads wild memory or loops forever: array iterations
+//! are bounded by the block's size, and every frame push by the 12-frame limit.
+//! Not bounded (as in gccgo): `GC_REGION` sub-programs that queue regions again (a region whose
+//! program is the enclosing type's own, or two that name each other) make endless work; the
+//! compiler only emits a region for an array type's program, which cannot contain itself.
 
 use crate::fatal::throw;
 
@@ -81,6 +89,9 @@ struct Frame {
     b: usize,
     /// Loop body start (arrays, top-level loop) or return address (calls).
     ret: usize,
+    /// The element an array started in this frame must lie in: `[lo, hi)`.
+    lo: usize,
+    hi: usize,
 }
 
 #[inline(always)]
@@ -107,8 +118,11 @@ fn is_pointer_type(t: usize) -> bool {
 }
 
 /// Marks a channel and, if this call marked it and its elements hold pointers, queues its
-/// buffer (the channel sub-program).
+/// buffer (the channel sub-program). A nil channel type describes no buffer.
 fn chan_buffer(ch: usize, chantype: usize, end_ok: bool, sink: &mut impl Sink) {
+    if chantype == 0 {
+        return;
+    }
     let elem = word(chantype + ELEM_OFF);
     if elem == 0 || byte(elem) & GO_NO_POINTERS != 0 || !end_ok {
         return;
@@ -124,7 +138,7 @@ fn chan_buffer(ch: usize, chantype: usize, end_ok: bool, sink: &mut impl Sink) {
 /// Scans block `[b, b+n)` starting as `start` says.
 pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
     let end = b + n; // exclusive
-    let rd = |a: usize| if a >= b && a + 8 <= end { word(a) } else { 0 };
+    let rd = |a: usize| if a >= b && a < end && end - a >= 8 { word(a) } else { 0 };
 
     let (prog, precise, looping) = match start {
         Start::Chan { chantype } => {
@@ -139,17 +153,19 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
     let elemsize = word(prog);
     let looping = looping && elemsize != 0;
     let nominal = if precise { 0 } else { elemsize };
+    // The top-level element, cut at the block's end.
+    let top_hi = |e: usize| if elemsize > end - e { end } else { e + elemsize };
 
-    let mut stack = [Frame { count: 0, elemsize: 0, b: 0, ret: 0 }; STACK_CAPACITY];
+    let mut stack = [Frame { count: 0, elemsize: 0, b: 0, ret: 0, lo: 0, hi: 0 }; STACK_CAPACITY];
     let mut sp = 0usize;
-    let mut top = Frame { count: if looping { 0 } else { 1 }, elemsize, b, ret: prog + 8 };
+    let mut top = Frame { count: if looping { 0 } else { 1 }, elemsize, b, ret: prog + 8, lo: b, hi: top_hi(b) };
     let mut pc = prog + 8;
 
     loop {
         let op = word(pc);
         match op {
             GC_PTR => {
-                let obj = rd(top.b + word(pc + 8));
+                let obj = rd(top.b.wrapping_add(word(pc + 8)));
                 let ti = word(pc + 16);
                 pc += 24;
                 if sink.in_heap(obj) {
@@ -157,18 +173,18 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
             }
             GC_APTR => {
-                let obj = rd(top.b + word(pc + 8));
+                let obj = rd(top.b.wrapping_add(word(pc + 8)));
                 pc += 16;
                 if sink.in_heap(obj) {
                     sink.candidate(obj, 0);
                 }
             }
             GC_SLICE => {
-                let at = top.b + word(pc + 8);
+                let at = top.b.wrapping_add(word(pc + 8));
                 pc += 24;
                 // The element program is deliberately ignored: the slice may point into an
                 // array embedded in a bigger object, whose own heap type is the right one.
-                if rd(at + 16) != 0 {
+                if rd(at.wrapping_add(16)) != 0 {
                     let obj = rd(at);
                     if sink.in_heap(obj) {
                         sink.candidate(obj, 0);
@@ -176,9 +192,9 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
             }
             GC_STRING => {
-                let at = top.b + word(pc + 8);
+                let at = top.b.wrapping_add(word(pc + 8));
                 pc += 16;
-                if rd(at + 8) != 0 {
+                if rd(at.wrapping_add(8)) != 0 {
                     let s = rd(at);
                     if sink.in_heap(s) {
                         sink.markonly(s);
@@ -186,7 +202,7 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
             }
             GC_EFACE | GC_IFACE => {
-                let at = top.b + word(pc + 8);
+                let at = top.b.wrapping_add(word(pc + 8));
                 pc += 16;
                 let first = rd(at);
                 if first == 0 {
@@ -195,7 +211,7 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 if sink.in_heap(first) {
                     sink.candidate(first, 0);
                 }
-                let obj = rd(at + 8);
+                let obj = rd(at.wrapping_add(8));
                 if !sink.in_heap(obj) {
                     continue;
                 }
@@ -220,11 +236,17 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
             }
             GC_ARRAY_START => {
-                let start_b = top.b + word(pc + 8);
+                let start_b = top.b.wrapping_add(word(pc + 8));
                 let count = word(pc + 16);
                 let esize = word(pc + 24);
                 pc += 32;
-                if count == 0 {
+                // The array must lie inside the current element: lo <= start_b, and
+                // count * esize <= hi - start_b (without overflow).
+                if count == 0
+                    || esize == 0
+                    || start_b.wrapping_sub(top.lo) > top.hi - top.lo
+                    || count > (top.hi - start_b) / esize
+                {
                     invalid(op, pc - 32);
                 }
                 if sp == STACK_CAPACITY {
@@ -233,17 +255,20 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
                 stack[sp] = top;
                 sp += 1;
-                top = Frame { count, elemsize: esize, b: start_b, ret: pc };
+                top = Frame { count, elemsize: esize, b: start_b, ret: pc, lo: start_b, hi: start_b + esize };
             }
             GC_ARRAY_NEXT => {
+                // Only an array frame (pushed, with a non-zero element size) has a next element.
+                if sp == 0 || top.elemsize == 0 {
+                    invalid(op, pc);
+                }
                 top.count -= 1;
                 if top.count != 0 {
                     top.b += top.elemsize;
+                    top.lo = top.b;
+                    top.hi = top.b + top.elemsize;
                     pc = top.ret;
                 } else {
-                    if sp == 0 {
-                        invalid(op, pc);
-                    }
                     sp -= 1;
                     top = stack[sp];
                     pc += 8;
@@ -256,12 +281,12 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
                 stack[sp] = top;
                 sp += 1;
-                top = Frame { count: 1, elemsize: 0, b: top.b + word(pc + 8), ret: pc + 24 };
+                top = Frame { count: 1, elemsize: 0, b: top.b.wrapping_add(word(pc + 8)), ret: pc + 24, lo: top.lo, hi: top.hi };
                 let rel = word(pc + 16) as u32 as i32 as isize;
                 pc = (pc as isize + rel) as usize;
             }
             GC_REGION => {
-                let p = top.b + word(pc + 8);
+                let p = top.b.wrapping_add(word(pc + 8));
                 let size = word(pc + 16);
                 let ti = word(pc + 24);
                 pc += 32;
@@ -270,7 +295,7 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
             }
             GC_CHAN_PTR => {
-                let ch = rd(top.b + word(pc + 8));
+                let ch = rd(top.b.wrapping_add(word(pc + 8)));
                 let chantype = word(pc + 16);
                 pc += 24;
                 if ch != 0 && sink.in_heap(ch) && sink.markonly(ch) {
@@ -278,25 +303,33 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 }
             }
             GC_END => {
-                let tail_from;
-                if top.count == 0 || top.count > 1 {
-                    // Top-level loop: next element if a whole one still fits.
-                    top.b += top.elemsize;
-                    if top.count > 1 {
-                        top.count -= 1;
+                if sp > 0 {
+                    // An array body ends with GC_ARRAY_NEXT; GC_END returns from a call.
+                    if top.elemsize != 0 {
+                        invalid(op, pc);
                     }
-                    if top.b + top.elemsize <= end {
-                        pc = top.ret;
-                        continue;
-                    }
-                    tail_from = top.b;
-                } else if sp > 0 {
                     pc = top.ret;
                     sp -= 1;
                     top = stack[sp];
                     continue;
+                }
+                let tail_from;
+                if top.count == 0 {
+                    // Top-level loop: next element if a whole one still fits.
+                    if top.elemsize > end - top.b {
+                        tail_from = end;
+                    } else {
+                        top.b += top.elemsize;
+                        if top.elemsize <= end - top.b {
+                            top.lo = top.b;
+                            top.hi = top.b + top.elemsize;
+                            pc = top.ret;
+                            continue;
+                        }
+                        tail_from = top.b;
+                    }
                 } else {
-                    tail_from = b + nominal;
+                    tail_from = if nominal > n { end } else { b + nominal };
                 }
                 if !precise {
                     let mut i = tail_from;
@@ -460,6 +493,18 @@ mod tests {
         assert_eq!(r.regions, vec![(ch + 88, 32, 0x123 | PRECISE | LOOP)]);
         scan(block.as_ptr() as usize, 8, s, &mut r);
         assert_eq!(r.regions.len(), 1, "second sighting does not rescan the buffer");
+    }
+
+    #[test]
+    fn channel_pointer_with_nil_channel_type_only_marks() {
+        let hchan = [0usize, 4, 0, 0];
+        let block = [hchan.as_ptr() as usize];
+        let prog = [8, GC_CHAN_PTR, 0, 0, GC_END, 0];
+        let mut r = Rec::default();
+        let s = Start::Program { pc: prog.as_ptr() as usize, precise: true, looping: false };
+        scan(block.as_ptr() as usize, 8, s, &mut r);
+        assert_eq!(r.marked, vec![hchan.as_ptr() as usize]);
+        assert!(r.regions.is_empty());
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub const TI_CONSERVATIVE: usize = PRECISE | LOOP;
 /// type (`block_ti`) or a small untyped block (`untyped_ti`) is queued with: scanning it needs
 /// no program and no table.
 const TI_MASK: usize = 1 << 63;
+/// Tag of a `GC_REGION` work item (bit 62, never set in a user-space program address): when a
+/// non-precise scan of a region finds data past what its program describes, the region is
+/// rescanned conservatively, not by the heap type of the block it lies in. That type's program
+/// is what queued the region, so a rescan by it would queue the same region again, forever.
+const TI_REGION: usize = 1 << 62;
 /// Largest piece of one block that a single work item covers.
 pub const CHUNK: usize = 128 << 10;
 pub const MAX_WORKERS: usize = 32;
@@ -463,6 +468,8 @@ struct Ctx<'a> {
     clen: usize,
     /// Start of the block being scanned (see `candidate`).
     cur: usize,
+    /// The item being scanned by a GC program is a `GC_REGION` ([`TI_REGION`]).
+    in_region: bool,
     lo: usize,
     hi: usize,
     /// Objects taken since the last look at idle workers (wraps at 256).
@@ -498,6 +505,7 @@ impl<'a> Ctx<'a> {
             chead: 0,
             clen: 0,
             cur: 0,
+            in_region: false,
             lo: arena::start(),
             hi: arena::used(),
             since_check: 0,
@@ -871,11 +879,13 @@ impl gcprog::Sink for Ctx<'_> {
     }
     #[inline]
     fn region(&mut self, p: usize, n: usize, ti: usize) {
+        let ti = if ti & !gcprog::PC_BITS != 0 { ti | TI_REGION } else { ti };
         push_split(self, Obj { p, n, ti });
     }
     #[inline]
     fn rescan(&mut self, b: usize, n: usize) {
-        self.push(Obj { p: b, n, ti: 0 });
+        let ti = if self.in_region { TI_CONSERVATIVE } else { 0 };
+        self.push(Obj { p: b, n, ti });
     }
     #[inline(always)]
     fn in_heap(&self, p: usize) -> bool {
@@ -911,7 +921,7 @@ fn push_big(cx: &mut Ctx<'_>, o: Obj) {
         return;
     }
     if o.ti & LOOP != 0 && o.ti & PRECISE != 0 {
-        let pc = o.ti & !gcprog::PC_BITS;
+        let pc = o.ti & !(gcprog::PC_BITS | TI_REGION);
         // SAFETY: pc is a GC program; word 0 is its element size.
         let esize = if pc == 0 { 0 } else { unsafe { *(pc as *const usize) } };
         if esize > 0 && esize <= CHUNK {
@@ -1235,6 +1245,8 @@ fn scan_obj(cx: &mut Ctx<'_>, o: Obj) {
 /// Runs GC program `ti` over `[p, p+n)`: through its compiled mask when it has one.
 #[inline(always)]
 fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
+    let region = ti & TI_REGION != 0;
+    let ti = ti & !TI_REGION;
     let pc = ti & !gcprog::PC_BITS;
     if pc == 0 {
         return;
@@ -1242,7 +1254,9 @@ fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
     let k = cx.compiled(pc);
     let (elemsize, mask, ptrmask) = (cx.progs[k].elemsize, cx.progs[k].mask, cx.progs[k].ptrmask);
     if elemsize == 0 || elemsize > n {
+        cx.in_region = region;
         gcprog::scan(p, n, Start::from_ti(ti), cx);
+        cx.in_region = false;
         return;
     }
     let end = p + n;
@@ -1275,7 +1289,7 @@ fn scan_prog(cx: &mut Ctx<'_>, p: usize, n: usize, ti: usize) {
         while a + 8 <= end {
             // SAFETY: inside the block.
             if unsafe { *(a as *const usize) } != 0 {
-                cx.push(Obj { p, n, ti: 0 });
+                cx.push(Obj { p, n, ti: if region { TI_CONSERVATIVE } else { 0 } });
                 break;
             }
             a += 8;
