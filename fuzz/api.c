@@ -95,6 +95,8 @@ static int have_prev;
 static uint64_t allocs_since, frees_since, forced_gcs_since;
 static uintptr_t global_words[4];
 
+static int trace; /* API_FUZZ_TRACE=1: print each operation on stderr */
+static unsigned long fins_total;
 static const uint8_t *in_p;
 static size_t in_n;
 
@@ -250,6 +252,7 @@ static void run_finalizers(void)
 {
     fins_seen = 0;
     uintptr_t n = gogc_run_finalizers();
+    fins_total += n;
     if (n != fins_seen)
         FAIL("gogc_run_finalizers returned %zu, %zu finalizers ran", (size_t)n, fins_seen);
 }
@@ -419,9 +422,9 @@ static void expect_in_child(const Misuse *m, int how, const char *msg)
              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), child_stderr);
 }
 
-static int pick_rec(int want_fin)
+static int pick_rec_at(uint8_t b, int want_fin)
 {
-    int start = next8() % MAXREC;
+    int start = b % MAXREC;
     for (int k = 0; k < MAXREC; k++) {
         int i = (start + k) % MAXREC;
         if (recs[i].used && !recs[i].tiny && (!want_fin || recs[i].has_fin))
@@ -429,6 +432,9 @@ static int pick_rec(int want_fin)
     }
     return -1;
 }
+
+/* A block the model holds (not a tiny one), starting the search at the next input byte. */
+static int pick_rec(int want_fin) { return pick_rec_at(next8(), want_fin); }
 
 static void op_fork_misuse(void)
 {
@@ -616,7 +622,8 @@ static void op_free(void)
 static void op_drop(void)
 {
     int i = next8() % MAXREC;
-    if (recs[i].used && (recs[i].flags & FlagNoGC) && (next8() & 1) && recs[i].elem >= 16) {
+    uint8_t b = next8();
+    if (recs[i].used && (recs[i].flags & FlagNoGC) && (b & 1) && recs[i].elem >= 16) {
         __go_free(rec_ptr(&recs[i]));
         frees_since++;
         forget(i, 1);
@@ -833,7 +840,8 @@ static void op_rewrite(void)
 
 static void op_hostile(void)
 {
-    uint8_t k = next8();
+    uint8_t k = next8(), pb = next8();
+    uint16_t w = next16();
     int stack_word = 0;
     void *m = malloc(64);
     void *foreign[] = {NULL, &global_words[1], &stack_word, m, &runtime_zerobase, (void *)(uintptr_t)8,
@@ -860,11 +868,11 @@ static void op_hostile(void)
         break;
     }
     case 3: {
-        int i = pick_rec(0);
+        int i = pick_rec_at(pb, 0);
         if (i < 0 || recs[i].size < 2)
             break;
         char *p = rec_ptr(&recs[i]);
-        size_t off = 1 + next16() % (recs[i].size - 1);
+        size_t off = 1 + w % (recs[i].size - 1);
         uint8_t *base = NULL;
         uintptr_t sz = 0;
         MSpan *sp;
@@ -878,7 +886,7 @@ static void op_hostile(void)
             FAIL("gogc_set_host(NULL) != EINVAL");
         break;
     case 5: {
-        size_t n = 1 + next16();
+        size_t n = 1 + (size_t)w * (pb | 1);
         uintptr_t r = runtime_roundupsize(n);
         if (r < n || (n <= MaxSmallSize && r > MaxSmallSize))
             FAIL("roundupsize(%zu) = %zu", n, (size_t)r);
@@ -939,6 +947,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     pair_type = (GoType){.__code = GO_STRUCT, .__align = 8, .__field_align = 8, .__size = 16, .__gc = pair_gc};
     noptr_type = (GoType){.__code = GO_STRUCT | GO_NO_POINTERS, .__align = 8, .__field_align = 8, .__size = 24,
                           .__gc = noptr_gc};
+    trace = getenv("API_FUZZ_TRACE") != NULL;
     runtime_mallocinit();
     gcpercent_model = 100;
     runtime_setgcpercent(100);
@@ -955,6 +964,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     input_bytes = 0;
     for (int nops = 0; in_n > 0 && nops < MAXOPS; nops++) {
         uint8_t op = next8();
+        if (trace) {
+            static const char *const names[16] = {"alloc", "alloc",   "alloc",  "alloc",    "free",    "drop",
+                                                  "setfin", "roots",  "gc",     "gcpercent", "memstats", "attach",
+                                                  "runfin", "rewrite", "hostile", "check/fork"};
+            fprintf(stderr, "op %d: %s (%#x)\n", nops, names[op % 16], op);
+        }
         switch (op % 16) {
         case 0: case 1: case 2: case 3: op_alloc(); break;
         case 4: op_free(); break;
@@ -979,5 +994,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             attached = ATT_UNKNOWN;
     }
     end_of_input();
+    if (trace)
+        fprintf(stderr, "end of input: %lu finalizers run so far, %zu pending\n", fins_total, npend);
     return 0;
 }
