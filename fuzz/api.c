@@ -53,7 +53,9 @@
 #define MAXREC (NARR * SLOTS)
 #define PENDMAX 4096
 #define MAXOPS 256
-#define MODEL_BYTES_MAX (48u << 20)
+#define MODEL_BYTES_MAX (48u << 20) /* kept blocks */
+#define INPUT_BYTES_MAX (96u << 20) /* allocated by one input (GOGC=off keeps all of it) */
+#define COST_MAX 512                /* work per input: an op costs 1, more when it collects */
 #define KEY ((uintptr_t)0xa5c3a5c3a5c3a5c3ull) /* XOR disguise: never a canonical heap pointer */
 
 typedef struct Rec {
@@ -524,7 +526,7 @@ static void op_alloc(void)
     uint8_t api = next8();
     int rooted = !(api & 0x80);
     api &= 7;
-    if (model_bytes + size > MODEL_BYTES_MAX)
+    if (model_bytes + size > MODEL_BYTES_MAX || input_bytes > INPUT_BYTES_MAX)
         size &= 4095;
     void *p;
     switch (api) {
@@ -930,8 +932,11 @@ static void end_of_input(void)
     if (gogc_thread_attach() != 0)
         FAIL("gogc_thread_attach failed");
     attached = ATT_YES;
+    static unsigned long inputs;
     if (input_bytes > (16u << 20))
         runtime_gc(1);
+    if (++inputs % 2048 == 0) /* keep the fuzzer's RSS from ratcheting up */
+        runtime_debug_freeOSMemory();
     run_finalizers();
     if (model_bytes != 0)
         FAIL("model: %zu bytes left after the cleanup", model_bytes);
@@ -962,8 +967,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in_n = size;
     forks_left = 1;
     input_bytes = 0;
-    for (int nops = 0; in_n > 0 && nops < MAXOPS; nops++) {
+    int cost = 0;
+    for (int nops = 0; in_n > 0 && nops < MAXOPS && cost < COST_MAX; nops++) {
         uint8_t op = next8();
+        /* Bound the time per input: collections cost more, and so does everything while a
+         * GC percent under 50 makes allocations collect. */
+        cost += (op % 16) == 8 ? 8 : 1;
+        if (gcpercent_model >= 0 && gcpercent_model < 50)
+            cost += 8;
         if (trace) {
             static const char *const names[16] = {"alloc", "alloc",   "alloc",  "alloc",    "free",    "drop",
                                                   "setfin", "roots",  "gc",     "gcpercent", "memstats", "attach",
