@@ -10,8 +10,10 @@
  * running finalizers, rewriting a block's contents, and misuses.
  *
  * The model owns every reference: block i lives in slot i%32 of root array i/32 (four calloc'd
- * arrays, registered with gogc_add_roots). A block is *kept* while its slot holds it and its
- * array is registered; everything the model remembers about a block it no longer keeps (a
+ * arrays, registered with gogc_add_roots), and a scanned block of 16 bytes or more may hold a
+ * link to another block in its word 0 (for the typed pair block that word is its GC_PTR
+ * field). A block is *kept* while a registered array's slot holds it or a kept block links
+ * to it (the model computes that closure after every operation); everything the model remembers about a block it no longer keeps (a
  * pending finalizer, an unreferenced FlagNoGC block) is stored XOR-disguised, so reachability
  * is exactly what the model says (up to conservative retention by stale stack words, which
  * only ever keeps more alive: nothing here asserts that a dropped block is freed).
@@ -53,8 +55,8 @@
 #define MAXREC (NARR * SLOTS)
 #define PENDMAX 4096
 #define MAXOPS 256
-#define MODEL_BYTES_MAX (48u << 20) /* kept blocks */
-#define INPUT_BYTES_MAX (96u << 20) /* allocated by one input (GOGC=off keeps all of it) */
+#define MODEL_BYTES_MAX (16u << 20) /* kept blocks (each collection scans them) */
+#define INPUT_BYTES_MAX (64u << 20) /* allocated by one input (GOGC=off keeps all of it) */
 #define COST_MAX 512                /* work per input: an op costs 1, more when it collects */
 #define KEY ((uintptr_t)0xa5c3a5c3a5c3a5c3ull) /* XOR disguise: never a canonical heap pointer */
 
@@ -68,6 +70,8 @@ typedef struct Rec {
     int tiny;
     int rooted;      /* its slot holds it */
     int counted;     /* its size is in model_bytes */
+    int lk;          /* linkable: scanned, not FlagNoGC, >= 16 bytes; word 0 holds its link */
+    int link;        /* record its word 0 points to, or -1 */
     int has_fin;
     uint64_t fin_id;
 } Rec;
@@ -76,6 +80,7 @@ typedef struct Pend {
     uint64_t id;
     uintptr_t addrx;
     size_t size;
+    size_t off; /* where the pattern starts */
     uint8_t seed;
 } Pend;
 
@@ -125,10 +130,35 @@ static uint16_t next16(void)
 
 static inline void *rec_ptr(const Rec *r) { return (void *)(r->addrx ^ KEY); }
 
-static int rec_kept(int i)
+static int reach[MAXREC];
+
+/* Reachability as the collector must see it: from the slots of registered root arrays, then
+ * through the links (word 0) of linkable blocks (FlagNoGC blocks are never scanned). */
+static void compute_reach(void)
 {
-    return recs[i].used && recs[i].rooted && regcount[i / SLOTS] > 0;
+    int stack[MAXREC], n = 0;
+    memset(reach, 0, sizeof reach);
+    for (int i = 0; i < MAXREC; i++)
+        if (recs[i].used && recs[i].rooted && regcount[i / SLOTS] > 0) {
+            reach[i] = 1;
+            stack[n++] = i;
+        }
+    while (n > 0) {
+        int i = stack[--n];
+        int j = recs[i].lk ? recs[i].link : -1;
+        if (j >= 0 && !reach[j]) {
+            if (!recs[j].used)
+                FAIL("model: record %d links to unused record %d", i, j);
+            reach[j] = 1;
+            stack[n++] = j;
+        }
+    }
 }
+
+static int rec_kept(int i) { return recs[i].used && reach[i]; }
+
+/* The part of a block that holds its pattern (a linkable block's word 0 is its link). */
+static inline size_t pat_off(const Rec *r) { return r->lk ? 8 : 0; }
 
 /* ------------------------------------------------------------------ contents */
 
@@ -195,6 +225,7 @@ static void check_lookup(const Rec *r, const char *what)
 
 static void check_all(const char *what)
 {
+    compute_reach();
     for (int i = 0; i < MAXREC; i++) {
         Rec *r = &recs[i];
         if (!r->used)
@@ -202,7 +233,13 @@ static void check_all(const char *what)
         if (!rec_kept(i) && !(r->flags & FlagNoGC))
             FAIL("model: record %d neither kept nor FlagNoGC", i);
         check_lookup(r, what);
-        check_contents(rec_ptr(r), r->size, r->seed, what);
+        check_contents((char *)rec_ptr(r) + pat_off(r), r->size - pat_off(r), r->seed, what);
+        if (r->lk) {
+            uintptr_t w = *(uintptr_t *)rec_ptr(r);
+            uintptr_t want = r->link >= 0 ? recs[r->link].addrx ^ KEY : 0;
+            if (w != want)
+                FAIL("%s: link word of %p is %#zx, expected %#zx", what, rec_ptr(r), (size_t)w, (size_t)want);
+        }
     }
 }
 
@@ -228,7 +265,8 @@ static void fin_cb(void *obj, void *arg)
         if ((void *)(pend[k].addrx ^ KEY) != obj)
             FAIL("finalizer %llu ran with object %p, expected %p", (unsigned long long)id, obj,
                  (void *)(pend[k].addrx ^ KEY));
-        check_contents(obj, pend[k].size, pend[k].seed, "object passed to its finalizer");
+        check_contents((char *)obj + pend[k].off, pend[k].size - pend[k].off, pend[k].seed,
+                       "object passed to its finalizer");
         pend[k] = pend[--npend];
         return;
     }
@@ -247,7 +285,7 @@ static void pend_add(const Rec *r)
             evicted_below = pend[m].id + 1;
         pend[m] = pend[--npend];
     }
-    pend[npend++] = (Pend){r->fin_id, r->addrx, r->size, r->seed};
+    pend[npend++] = (Pend){r->fin_id, r->addrx, r->size, pat_off(r), r->seed};
 }
 
 static void run_finalizers(void)
@@ -268,26 +306,46 @@ static void forget(int i, int freed)
 {
     Rec *r = &recs[i];
     set_slot(i, NULL);
+    /* Links to it: from kept blocks (it was freed explicitly) the word is cleared; blocks that
+     * are not kept are being forgotten too and are not touched. */
+    compute_reach();
+    for (int j = 0; j < MAXREC; j++)
+        if (recs[j].used && recs[j].link == i && j != i) {
+            recs[j].link = -1;
+            if (reach[j] || (recs[j].flags & FlagNoGC))
+                *(uintptr_t *)rec_ptr(&recs[j]) = 0;
+        }
     if (r->has_fin && !freed)
         pend_add(r);
     if (r->counted)
         model_bytes -= r->size;
     memset(r, 0, sizeof *r);
+    r->link = -1;
 }
 
-/* Block i loses its reference: a FlagNoGC block stays in the model (it must survive), any
- * other block is forgotten. */
+/* Forgets every block nothing keeps any more (after a reference went away). */
+static void prune(void)
+{
+    for (int again = 1; again;) {
+        again = 0;
+        compute_reach();
+        for (int i = 0; i < MAXREC; i++)
+            if (recs[i].used && !reach[i] && !(recs[i].flags & FlagNoGC)) {
+                forget(i, 0);
+                again = 1;
+            }
+    }
+}
+
+/* Block i loses its root slot. prune() then forgets it unless a kept block links to it; a
+ * FlagNoGC block always stays in the model (it must survive). */
 static void drop(int i)
 {
     Rec *r = &recs[i];
     if (!r->used)
         return;
-    if (r->flags & FlagNoGC) {
-        set_slot(i, NULL);
-        r->rooted = 0;
-        return;
-    }
-    forget(i, 0);
+    set_slot(i, NULL);
+    r->rooted = 0;
 }
 
 static void unregister_array(int a)
@@ -559,15 +617,19 @@ static void op_alloc(void)
     allocs_since += !tiny;
     if (!(flags & FlagNoZero))
         check_zero(p, size);
-    /* The block takes record i (the old occupant loses its reference). */
+    /* The block takes record i (the old occupant loses its root slot). */
     drop(i);
-    if (recs[i].used) { /* an unreferenced FlagNoGC block: free it so it does not leak */
+    prune();
+    if (recs[i].used) { /* still linked from a kept block, or FlagNoGC: free it */
         Rec *o = &recs[i];
-        if (o->elem >= 16) {
+        if (o->elem < 16 || o->has_fin) { /* cannot be freed: the new block stays unreferenced */
+            if (!(o->flags & FlagNoGC))
+                return;
+        } else {
             __go_free(rec_ptr(o));
             frees_since++;
         }
-        forget(i, 1);
+        forget(i, 1); /* (a FlagNoGC block under 16 bytes leaks, by contract) */
     }
     Rec *r = &recs[i];
     r->used = 1;
@@ -576,11 +638,13 @@ static void op_alloc(void)
     r->flags = flags;
     r->seed = next8();
     r->tiny = tiny;
+    r->link = -1;
+    r->lk = !tiny && size >= 16 && !(flags & (FlagNoScan | FlagNoGC));
     r->elem = tiny ? 0 : size <= MaxSmallSize ? runtime_roundupsize(size) : (size + PageSize - 1) / PageSize * PageSize;
     if (size <= MaxSmallSize && !tiny && runtime_roundupsize(size) < size)
         FAIL("roundupsize(%zu) = %zu", size, (size_t)runtime_roundupsize(size));
     check_lookup(r, "fresh block");
-    sample(p, size, do_write, r->seed);
+    sample((uint8_t *)p + pat_off(r), size - pat_off(r), do_write, r->seed);
     r->rooted = rooted && regcount[i / SLOTS] > 0;
     if (r->rooted)
         set_slot(i, p);
@@ -829,15 +893,32 @@ static void op_attach(void)
     attached = ATT_NO;
 }
 
+/* Block A's word 0 points to block B (or is cleared): B is then kept while A is. */
+static void op_link(int a, uint8_t t)
+{
+    Rec *r = &recs[a];
+    if (!r->lk)
+        return;
+    int b = t == 0xff ? -1 : pick_rec_at(t, 0);
+    *(uintptr_t *)rec_ptr(r) = b >= 0 ? recs[b].addrx ^ KEY : 0;
+    r->link = b;
+}
+
 static void op_rewrite(void)
 {
     int i = pick_rec(0);
+    uint8_t b = next8();
     if (i < 0)
         return;
+    if (b & 0x80) {
+        op_link(i, next8());
+        return;
+    }
     Rec *r = &recs[i];
-    check_contents(rec_ptr(r), r->size, r->seed, "before rewrite");
-    r->seed = next8();
-    sample(rec_ptr(r), r->size, do_write, r->seed);
+    char *p = rec_ptr(r);
+    check_contents(p + pat_off(r), r->size - pat_off(r), r->seed, "before rewrite");
+    r->seed = b;
+    sample((uint8_t *)p + pat_off(r), r->size - pat_off(r), do_write, r->seed);
 }
 
 static void op_hostile(void)
@@ -978,7 +1059,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (trace) {
             static const char *const names[16] = {"alloc", "alloc",   "alloc",  "alloc",    "free",    "drop",
                                                   "setfin", "roots",  "gc",     "gcpercent", "memstats", "attach",
-                                                  "runfin", "rewrite", "hostile", "check/fork"};
+                                                  "runfin", "rewrite/link", "hostile", "check/fork"};
             fprintf(stderr, "op %d: %s (%#x)\n", nops, names[op % 16], op);
         }
         switch (op % 16) {
@@ -1003,6 +1084,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (attached == ATT_NO && (op % 16) != 11 && (op % 16) > 3)
             attached = ATT_UNKNOWN;
+        prune();
     }
     end_of_input();
     if (trace)

@@ -33,7 +33,8 @@ def drop(i, b=0): return [0x05, i, b]
 def setfin(mode, pick, extra=()): return [0x06, mode, pick] + list(extra)
 def pct(v): return [0x09, v]
 def att(b): return [0x0b, b]
-def rewrite(pick, seed): return [0x0d, pick, seed]
+def rewrite(pick, seed): return [0x0d, pick, seed & 0x7f]
+def link(a, b): return [0x0d, a, 0x80, b]  # b = 0xff clears the link
 def hostile(k, pick=0, w=3): return [0x0e, k, pick, w & 255, w >> 8]
 def fork(kind, v=0, extra=()): return [0xff, kind, v] + list(extra)
 
@@ -74,6 +75,11 @@ S['nozero-reuse'] = roots(0, 0) + alloc(0, 256, flags=8) + free(0) + alloc(1, 25
 S['gc-kinds'] = roots(0, 0) + alloc(0, 48) + alloc(70, 48, rooted=False) + gc(0) + gc(1) + gc(2) + gc(3) + gc(4) \
     + gc(0x34) + gc(5) + gc(6 | 0x40) + MS + CHECK
 S['rewrite'] = roots(0, 0) + alloc(0, 1024) + alloc(1, 100000) + rewrite(0, 9) + rewrite(1, 3) + gc(0) + CHECK
+S['links'] = roots(0, 0) + alloc(0, 48) + alloc(1, 100) + link(0, 1) + drop(1) + gc(0) + CHECK \
+    + alloc(2, 32769) + link(1, 2) + drop(2) + gc(0) + CHECK + alloc(3, 16, api=3) + link(3, 0) + drop(0) \
+    + gc(3) + CHECK + setfin(0, 2) + link(3, 0xff) + gc(0) + RUNFIN + gc(0) + RUNFIN + MS
+S['links-free-target'] = roots(0, 0) + alloc(0, 48) + alloc(1, 1024) + link(0, 1) + free(1) + gc(0) + CHECK \
+    + alloc(1, 1024) + link(0, 1) + drop(1) + alloc(1, 64) + gc(0) + CHECK
 for k in range(10):
     pre = roots(0, 0) + alloc(0, 48) + setfin(0, 0) if k == 6 else []
     S['fork-%d' % k] = pre + fork(k, 1 if k == 6 else 0, [0, 0, 0, 0])
