@@ -598,6 +598,9 @@ static void op_alloc(void)
     case 4: size = 24; p = runtime_new(&noptr_type); flags = FlagNoScan; break;
     default: p = runtime_mallocgc(size, 0, flags); break;
     }
+    if (trace)
+        fprintf(stderr, "  alloc record %d: %zu bytes, flags %#x, api %u, rooted %d -> %p\n", i, size, flags, api,
+                rooted, p);
     if (size)
         note_alloc_attached();
     input_bytes += size;
@@ -645,6 +648,8 @@ static void op_alloc(void)
         FAIL("roundupsize(%zu) = %zu", size, (size_t)runtime_roundupsize(size));
     check_lookup(r, "fresh block");
     sample((uint8_t *)p + pat_off(r), size - pat_off(r), do_write, r->seed);
+    if (r->lk) /* no link yet (a FlagNoZero block's word 0 may still hold its free-list link) */
+        *(uintptr_t *)p = 0;
     r->rooted = rooted && regcount[i / SLOTS] > 0;
     if (r->rooted)
         set_slot(i, p);
@@ -706,6 +711,9 @@ static void op_setfin(void)
         return;
     Rec *r = &recs[i];
     char *p = rec_ptr(r);
+    if (trace)
+        fprintf(stderr, "  setfin mode %u on record %d (%p, %zu bytes, fin %d)\n", mode % 4, i, (void *)p, r->size,
+                r->has_fin);
     /* Neither the contract nor README says whether a FlagNoGC block (never freed, never
      * marked) may take a finalizer; gogc answers EINVAL (its allocated bit is clear), gccgo's
      * SetFinalizer would accept it. Only the interior-pointer case is specified for them. */
