@@ -105,24 +105,46 @@ pub fn atoi(s: &[u8]) -> i64 {
     n
 }
 
-/// Parses a GODEBUG string (`name=int,name=int`) into [`DEBUG`]. Unknown names are ignored, as
-/// in gccgo. Public for the unit tests.
-pub fn parse_godebug(s: &[u8]) {
+/// Number of GODEBUG knobs; [`GODEBUG_NAMES`] gives their order in a values array.
+pub(crate) const GODEBUG_KNOBS: usize = 7;
+/// The knobs in the order of [`parse_godebug_values`]'s array (`gccheckmark` is an alias of
+/// `checkmark`).
+pub(crate) const GODEBUG_NAMES: [&str; GODEBUG_KNOBS] =
+    ["gctrace", "efence", "allocfreetrace", "checkmark", "clobberfree", "stress", "gcprocs"];
+
+fn godebug_slots() -> [&'static AtomicI64; GODEBUG_KNOBS] {
+    [
+        &DEBUG.gctrace,
+        &DEBUG.efence,
+        &DEBUG.allocfreetrace,
+        &DEBUG.checkmark,
+        &DEBUG.clobberfree,
+        &DEBUG.stress,
+        &DEBUG.gcprocs,
+    ]
+}
+
+/// Parses a GODEBUG string (`name=int,name=int`) into `vals` (indexed as [`GODEBUG_NAMES`]):
+/// each item is split at its first `=`, the value is read with [`atoi`], a later item wins,
+/// items without `=` and unknown names are ignored, as in gccgo. Pure: reads no environment.
+pub fn parse_godebug_values(s: &[u8], vals: &mut [i64; GODEBUG_KNOBS]) {
     for item in s.split(|&c| c == b',') {
         let Some(eq) = item.iter().position(|&c| c == b'=') else { continue };
         let (k, v) = (&item[..eq], &item[eq + 1..]);
-        let v = atoi(v);
-        let slot = match k {
-            b"gctrace" => &DEBUG.gctrace,
-            b"efence" => &DEBUG.efence,
-            b"allocfreetrace" => &DEBUG.allocfreetrace,
-            b"checkmark" | b"gccheckmark" => &DEBUG.checkmark,
-            b"clobberfree" => &DEBUG.clobberfree,
-            b"stress" => &DEBUG.stress,
-            b"gcprocs" => &DEBUG.gcprocs,
-            _ => continue,
-        };
-        slot.store(v, Ordering::Relaxed);
+        let k = if k == b"gccheckmark" { b"checkmark".as_slice() } else { k };
+        if let Some(i) = GODEBUG_NAMES.iter().position(|n| n.as_bytes() == k) {
+            vals[i] = atoi(v);
+        }
+    }
+}
+
+/// Parses a GODEBUG string into [`DEBUG`] (knobs it does not name keep their values).
+pub fn parse_godebug(s: &[u8]) {
+    let slots = godebug_slots();
+    let mut vals = slots.map(|a| a.load(Ordering::Relaxed));
+    parse_godebug_values(s, &mut vals);
+    for (a, v) in slots.iter().zip(vals) {
+        a.store(v, Ordering::Relaxed);
     }
 }
 
@@ -163,5 +185,19 @@ mod tests {
         assert_eq!(DEBUG.stress.load(Ordering::Relaxed), 65536);
         parse_godebug(b"gctrace=0,clobberfree=0,stress=0");
         assert_eq!(DEBUG.gctrace.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn godebug_values_are_pure_and_follow_gccgo() {
+        let mut v = [7; GODEBUG_KNOBS];
+        parse_godebug_values(b"gccheckmark=3,gctrace=1,gctrace=x9,efence,=5,gcprocs=2=3,stress=-4,Gctrace=8", &mut v);
+        // gctrace: the later item wins and "x9" reads as 0; efence (no '=') and the unknown
+        // "Gctrace" (names are case-sensitive) change nothing; gcprocs reads "2=3" as 2.
+        assert_eq!(v, [0, 7, 7, 3, 7, 0, 2]);
+        parse_godebug_values(b"", &mut v);
+        assert_eq!(v, [0, 7, 7, 3, 7, 0, 2]);
+        // The parse wraps like gccgo's runtime_atoi instead of failing on overflow.
+        parse_godebug_values(b"stress=18446744073709551617", &mut v);
+        assert_eq!(v[5], 1);
     }
 }

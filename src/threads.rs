@@ -78,15 +78,24 @@ pub fn suspend_signal() -> i32 {
     SIGNAL.load(Ordering::Relaxed)
 }
 
+/// The suspend signal for a `GOGC_SUSPEND_SIGNAL` value (`None`: unset): its leading digits
+/// ([`crate::config::atoi`]) when they name a real-time signal, else `SIGRTMIN+6`. Pure.
+/// Classic signals are refused: SIGKILL/SIGSTOP cannot be caught (the first stop would kill
+/// or freeze the process) and the others belong to the program or the runtime (SIGSEGV, ...).
+pub fn parse_suspend_signal(v: Option<&[u8]>) -> i32 {
+    let default = libc::SIGRTMIN() + 6;
+    let Some(v) = v else { return default };
+    let n = crate::config::atoi(v) as i32;
+    if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&n) {
+        n
+    } else {
+        default
+    }
+}
+
 /// Installs the suspend-signal handler (once, at heap initialisation).
 pub fn init() {
-    let mut sig = libc::SIGRTMIN() + 6;
-    if let Some(v) = crate::config::getenv(c"GOGC_SUSPEND_SIGNAL") {
-        let n = crate::config::atoi(v) as i32;
-        if n > 0 && n <= libc::SIGRTMAX() {
-            sig = n;
-        }
-    }
+    let sig = parse_suspend_signal(crate::config::getenv(c"GOGC_SUSPEND_SIGNAL"));
     SIGNAL.store(sig, Ordering::Relaxed);
     // SAFETY: installing a handler with a fully initialised sigaction.
     unsafe {
@@ -445,4 +454,22 @@ pub unsafe fn pthread_create(
         unsafe { ifree(st as *mut u8, core::mem::size_of::<Start>()) };
     }
     r
+}
+
+#[cfg(test)]
+mod suspend_signal_tests {
+    use super::parse_suspend_signal;
+
+    #[test]
+    fn only_real_time_signals_are_accepted() {
+        let (lo, hi) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+        let def = lo + 6;
+        assert_eq!(parse_suspend_signal(None), def);
+        assert_eq!(parse_suspend_signal(Some(lo.to_string().as_bytes())), lo);
+        assert_eq!(parse_suspend_signal(Some(format!("{hi}junk").as_bytes())), hi);
+        for bad in ["9", "1", "11", "0", "", "-40", "x", "4294967297"] {
+            assert_eq!(parse_suspend_signal(Some(bad.as_bytes())), def, "{bad}");
+        }
+        assert_eq!(parse_suspend_signal(Some((hi + 1).to_string().as_bytes())), def);
+    }
 }

@@ -6,6 +6,10 @@
 
 pub mod types;
 
+/// cbindgen:ignore
+#[cfg(feature = "fuzzing")]
+mod fuzz;
+
 use core::ffi::c_void;
 use core::ptr;
 
