@@ -8,8 +8,11 @@
  *   - GC_ARRAY_START with element size 0 and a huge count;
  *   - GC_END inside an array body, GC_ARRAY_NEXT inside a GC_CALL subroutine;
  *   - a region [b, b+64) whose 8-byte program leaves data in its tail (was: endless rescans);
- *     the object behind a pointer in that tail survives.
- * Control: nested arrays and a call at the frame limit scan their pointers (objects survive).
+ *     the object behind a pointer in that tail survives;
+ *   - a region whose program is its own type's, queueing the same range again (was: endless
+ *     work), and two overlapping regions in one program (fan-out for exponential work).
+ * Control: nested arrays and a call at the frame limit scan their pointers (objects survive),
+ * and so do disjoint regions holding smaller regions.
  */
 #include "testutil.h"
 #include "t_gc_util.h"
@@ -28,11 +31,20 @@ static uintptr_t end_in_array[] = {64, GC_ARRAY_START, 0, 2, 8, GC_APTR, 0, GC_E
 static uintptr_t next_in_call[] = {64, GC_CALL, 0, 32, GC_END, GC_APTR, 0, GC_ARRAY_NEXT, GC_END, 0};
 static uintptr_t region_sub[] = {8, GC_END, 0};
 static uintptr_t region_prog[] = {64, GC_REGION, 0, 64, 0 /* region_sub */, GC_END, 0};
+/* A region of the whole object whose program is the object's own. */
+static uintptr_t self_region[] = {64, GC_REGION, 0, 64, 0 /* self_region */, GC_END, 0};
+static uintptr_t overlap_region[] = {64, GC_REGION, 0, 32, 0 /* region_sub */, GC_REGION, 16, 32, 0, GC_END, 0};
+/* Two disjoint 32-byte regions, each holding a 16-byte region at +8 with two pointers: words
+ * 1, 2, 5 and 6. */
+static uintptr_t leaf2[] = {16, GC_APTR, 0, GC_APTR, 8, GC_END, 0};
+static uintptr_t half_region[] = {32, GC_REGION, 8, 16, 0 /* leaf2 */, GC_END, 0};
+static uintptr_t nested_regions[] = {64, GC_REGION, 0, 32, 0 /* half_region */, GC_REGION, 32, 32, 0, GC_END, 0};
 /* [2][2]struct{p *T; x int} at offset 0, then a call (to word 12) of a subroutine for word 7. */
 static uintptr_t good_prog[] = {64, GC_ARRAY_START, 0, 2, 32, GC_ARRAY_START, 0, 2, 16, GC_APTR, 0,
                                 GC_ARRAY_NEXT, GC_ARRAY_NEXT, GC_CALL, 56, 32, GC_END, GC_APTR, 0, GC_END, 0};
 
-static GoType t_next_top, t_huge, t_zero, t_end_arr, t_next_call, t_region, t_good;
+static GoType t_next_top, t_huge, t_zero, t_end_arr, t_next_call, t_region, t_good, t_self_region, t_overlap,
+    t_nested;
 
 static int finalized;
 static void on_final(void *obj, void *arg)
@@ -93,9 +105,23 @@ static void good_case(void *arg)
     survives(&t_good, words, 5);
 }
 
+static void nested_case(void *arg)
+{
+    (void)arg;
+    static const int words[] = {1, 2, 5, 6};
+    survives(&t_nested, words, 4);
+}
+
 int main(void)
 {
     region_prog[4] = (uintptr_t)region_sub;
+    self_region[4] = (uintptr_t)self_region;
+    overlap_region[4] = overlap_region[8] = (uintptr_t)region_sub;
+    half_region[4] = (uintptr_t)leaf2;
+    nested_regions[4] = nested_regions[8] = (uintptr_t)half_region;
+    gc_init_type(&t_self_region, GO_STRUCT, 64, self_region);
+    gc_init_type(&t_overlap, GO_STRUCT, 64, overlap_region);
+    gc_init_type(&t_nested, GO_STRUCT, 64, nested_regions);
     gc_init_type(&t_next_top, GO_STRUCT, 16, next_top);
     gc_init_type(&t_huge, GO_STRUCT, 64, huge_count);
     gc_init_type(&t_zero, GO_STRUCT, 64, zero_esize);
@@ -114,6 +140,8 @@ int main(void)
         {"GC_ARRAY_START with element size 0", &t_zero},
         {"GC_END inside an array body", &t_end_arr},
         {"GC_ARRAY_NEXT inside a GC_CALL subroutine", &t_next_call},
+        {"GC_REGION of the whole object with the object's own program", &t_self_region},
+        {"two overlapping GC_REGIONs", &t_overlap},
     };
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
         tu_fatal_label = fatal[i].label;
@@ -126,5 +154,7 @@ int main(void)
     expect_fatal_timeout(region_case, NULL, NULL, EXPECT_EXIT(0), 20);
     tu_fatal_label = "control: nested arrays and a call keep their pointees";
     expect_fatal_timeout(good_case, NULL, NULL, EXPECT_EXIT(0), 20);
+    tu_fatal_label = "control: disjoint regions holding smaller regions keep their pointees";
+    expect_fatal_timeout(nested_case, NULL, NULL, EXPECT_EXIT(0), 20);
     return test_summary();
 }

@@ -24,8 +24,8 @@
  *            run in a child, which must either finish or die with the invalid-instruction
  *            message; never a signal, never a hang.
  *   SKIP     the input describes memory the collector may legitimately trust blindly (a call
- *            target outside the program, an interface whose type word is garbage, a region
- *            cycle that re-queues itself forever, as gccgo's interpreter does too): not run.
+ *            target outside the program, an interface whose type word is garbage) or work
+ *            the model cannot hold (more than 256 regions): not run.
  *
  * The program rules the model applies (contract §8.2/§8.4, plus the bounds the contract's
  * "never a hang, never a wild read" demands of a malformed program, documented in
@@ -40,7 +40,10 @@
  *   - a GC_REGION is scanned with its program, not precise (unless the operand's flag bits say
  *     so), once; if data lies past what the program describes, the region is rescanned
  *     conservatively (§8.4 re-queues "the whole block" by its heap type; for a region that
- *     type's program is the one that queued it, which would loop forever).
+ *     type's program is the one that queued it, which would loop forever);
+ *   - the regions one scan queues must be disjoint and in address order, and a region queued
+ *     while scanning a region must be smaller than it; otherwise the GC_REGION is invalid
+ *     (this bounds region work: a region can never queue its own range again).
  *
  * Any disagreement aborts (libFuzzer records the input).
  */
@@ -378,6 +381,8 @@ typedef struct {
     struct { uintptr_t lo, hi; size_t pc; int precise, loop; } reg[MAX_REGIONS];
     int nreg;
     int region_fatal;        /* a region scan hit a bad instruction */
+    uintptr_t region_end;    /* lowest start of the next region of this scan */
+    int in_region;           /* this scan is a region's */
 } Model;
 
 /* Addresses in the model are offsets from the block start (wrapping arithmetic). */
@@ -567,6 +572,11 @@ static int exec(Model *m, size_t pc, uintptr_t b, uintptr_t elo, uintptr_t ehi, 
                 break; /* starts outside the range being scanned: ignored */
             if (sz > hi - p)
                 sz = hi - p;
+            /* One scan's regions are disjoint and in order; a region inside a region is
+             * smaller than it (gcprog.rs: the bound on region work). */
+            if (p - lo < m->region_end - lo || (m->in_region && sz == hi - lo))
+                return stop_fatal(m, op, pc - 4);
+            m->region_end = p + sz;
             long t = word_index(m, ti & ~(uintptr_t)3);
             if (t < 0 || (ti & ~(uintptr_t)3) == 0) {
                 m->verdict = V_SKIP;
@@ -598,6 +608,7 @@ static int run_prog(Model *m, size_t pc, uintptr_t lo, uintptr_t hi, int precise
     if (loop && es == 0)
         loop = 0;
     uintptr_t e = lo;
+    m->region_end = lo;
     for (;;) {
         uintptr_t ehi = es > hi - e ? hi : e + es;
         size_t after;
@@ -655,6 +666,7 @@ static void model(const Input *in, Model *m)
     int fatal = 0;
     for (int i = 0; i < m->nreg; i++) {
         int nsites = m->nsites;
+        m->in_region = 1;
         r = run_prog(m, m->reg[i].pc, m->reg[i].lo, m->reg[i].hi, m->reg[i].precise, m->reg[i].loop);
         if (r < 0)
             return;

@@ -14,9 +14,13 @@
 //! `GC_ARRAY_NEXT` outside an array body; a `GC_END` inside an array body. So a bad program
 //! throws or scans too little; it never reads wild memory or loops forever: array iterations
 //! are bounded by the block's size, and every frame push by the 12-frame limit.
-//! Not bounded (as in gccgo): `GC_REGION` sub-programs that queue regions again (a region whose
-//! program is the enclosing type's own, or two that name each other) make endless work; the
-//! compiler only emits a region for an array type's program, which cannot contain itself.
+//! `GC_REGION` work is bounded too, where gccgo's was not: the regions one scan queues must be
+//! disjoint and in address order, and a region met while scanning a region must be smaller
+//! than it (else `scanblock: invalid GC instruction`). So a region can never queue its own
+//! range again (a region whose program is the enclosing type's own, or two that name each
+//! other, used to make endless work), and the regions below one block form a tree of
+//! disjoint, shrinking ranges. The compiler's regions obey this: it emits one per array
+//! element nested 8 arrays deep (each of at least two elements), in field order.
 
 use crate::fatal::throw;
 
@@ -64,6 +68,10 @@ pub trait Sink {
     fn rescan(&mut self, b: usize, n: usize);
     /// True if `p` lies in the allocated part of the arena.
     fn in_heap(&self, p: usize) -> bool;
+    /// True if the block being scanned is a region queued by [`Sink::region`].
+    fn scanning_region(&self) -> bool {
+        false
+    }
 }
 
 /// How to start scanning a block.
@@ -138,6 +146,9 @@ fn chan_buffer(ch: usize, chantype: usize, end_ok: bool, sink: &mut impl Sink) {
 /// Scans block `[b, b+n)` starting as `start` says.
 pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
     let end = b + n; // exclusive
+    // Lowest address the next GC_REGION may start at, and whether this scan is a region's.
+    let mut region_end = b;
+    let nested = sink.scanning_region();
     let rd = |a: usize| if a >= b && a < end && end - a >= 8 { word(a) } else { 0 };
 
     let (prog, precise, looping) = match start {
@@ -286,12 +297,22 @@ pub fn scan(b: usize, n: usize, start: Start, sink: &mut impl Sink) {
                 pc = (pc as isize + rel) as usize;
             }
             GC_REGION => {
+                let at = pc;
                 let p = top.b.wrapping_add(word(pc + 8));
                 let size = word(pc + 16);
                 let ti = word(pc + 24);
                 pc += 32;
                 if p >= b && p < end {
-                    sink.region(p, size.min(end - p), ti);
+                    let size = size.min(end - p);
+                    // One scan's regions are disjoint and in address order, and a region met
+                    // while scanning a region is smaller than it: so regions form a tree of
+                    // shrinking, disjoint ranges, and a program that queues its own range
+                    // again (or overlapping ones, for exponential work) is invalid.
+                    if p < region_end || (nested && size == n) {
+                        invalid(GC_REGION, at);
+                    }
+                    region_end = p + size;
+                    sink.region(p, size, ti);
                 }
             }
             GC_CHAN_PTR => {

@@ -891,6 +891,10 @@ impl gcprog::Sink for Ctx<'_> {
     fn in_heap(&self, p: usize) -> bool {
         p >= self.lo && p < self.hi
     }
+    #[inline]
+    fn scanning_region(&self) -> bool {
+        self.in_region
+    }
 }
 
 /// Pushes `o`, split into CHUNK-sized pieces when it is untyped or a typed loop.
