@@ -30,7 +30,9 @@
 #define MIN_GC 300
 /* Under GODEBUG=efence=1 every allocation maps pages of its own and every free unmaps them, and
  * a storm of 3000 signals took 150 s or more on 2 cores (the child of part 2 then ran past its
- * 90 s limit): there the storm is 500 signals of each kind and 50 collections. */
+ * 90 s limit): there the storm is 500 signals of each kind and 50 collections. So it is under
+ * GODEBUG=stress=N (a stop-the-world every N bytes: the sender waits for each signal while most
+ * targets are parked; a run of 3000 took 2 s to over 300 s on 2 cores). */
 static int nsig_each = NSIG_EACH, min_gc = MIN_GC;
 #define LISTLEN 200
 
@@ -270,7 +272,7 @@ static uint32_t storm(const char *label)
 
 static void scale_for_knobs(void)
 {
-    if (tu_godebug("efence")) {
+    if (tu_godebug("efence") || tu_godebug("stress")) {
         nsig_each = 500;
         min_gc = 50;
     }
