@@ -11,6 +11,10 @@
  *     the object behind a pointer in that tail survives;
  *   - a region whose program is its own type's, queueing the same range again (was: endless
  *     work), and two overlapping regions in one program (fan-out for exponential work).
+ *   - an Array-kind object whose 296-byte element program has a pointer at offset -8 (the last
+ *     word of the element before): the object behind it survives (the mark's mask compiler let
+ *     the offset wrap past its bound check and scanned mask bit 63 instead; found by
+ *     fuzz/gcprog.c).
  * Control: nested arrays and a call at the frame limit scan their pointers (objects survive),
  * and so do disjoint regions holding smaller regions.
  */
@@ -39,12 +43,13 @@ static uintptr_t overlap_region[] = {64, GC_REGION, 0, 32, 0 /* region_sub */, G
 static uintptr_t leaf2[] = {16, GC_APTR, 0, GC_APTR, 8, GC_END, 0};
 static uintptr_t half_region[] = {32, GC_REGION, 8, 16, 0 /* leaf2 */, GC_END, 0};
 static uintptr_t nested_regions[] = {64, GC_REGION, 0, 32, 0 /* half_region */, GC_REGION, 32, 32, 0, GC_END, 0};
+static uintptr_t neg_off[] = {296, GC_APTR, (uintptr_t)-8, GC_END, 0};
 /* [2][2]struct{p *T; x int} at offset 0, then a call (to word 12) of a subroutine for word 7. */
 static uintptr_t good_prog[] = {64, GC_ARRAY_START, 0, 2, 32, GC_ARRAY_START, 0, 2, 16, GC_APTR, 0,
                                 GC_ARRAY_NEXT, GC_ARRAY_NEXT, GC_CALL, 56, 32, GC_END, GC_APTR, 0, GC_END, 0};
 
 static GoType t_next_top, t_huge, t_zero, t_end_arr, t_next_call, t_region, t_good, t_self_region, t_overlap,
-    t_nested;
+    t_nested, t_neg_off;
 
 static int finalized;
 static void on_final(void *obj, void *arg)
@@ -112,6 +117,31 @@ static void nested_case(void *arg)
     survives(&t_nested, words, 4);
 }
 
+/* Two 296-byte elements in an Array-kind object: element 1's slot at -8 is word 36. The
+ * watched block is made in a frame of its own, so no register or stack slot keeps it. */
+static __attribute__((noinline)) void neg_off_fill(void)
+{
+    uintptr_t *o = typed(&t_neg_off, TypeInfo_Array, 2 * 296);
+    for (int i = 0; i < 74; i++)
+        o[i] = 1;
+    void *x = runtime_mallocgc(32, 0, FlagNoScan);
+    if (gogc_set_finalizer(x, on_final, NULL) != 0)
+        _exit(4);
+    o[36] = (uintptr_t)x;
+    root_slot[0] = o;
+}
+
+static void neg_off_case(void *arg)
+{
+    (void)arg;
+    neg_off_fill();
+    gc_full();
+    gogc_run_finalizers();
+    gc_full();
+    gogc_run_finalizers();
+    _exit(finalized ? 3 : 0);
+}
+
 int main(void)
 {
     region_prog[4] = (uintptr_t)region_sub;
@@ -122,6 +152,7 @@ int main(void)
     gc_init_type(&t_self_region, GO_STRUCT, 64, self_region);
     gc_init_type(&t_overlap, GO_STRUCT, 64, overlap_region);
     gc_init_type(&t_nested, GO_STRUCT, 64, nested_regions);
+    gc_init_type(&t_neg_off, GO_STRUCT, 296, neg_off);
     gc_init_type(&t_next_top, GO_STRUCT, 16, next_top);
     gc_init_type(&t_huge, GO_STRUCT, 64, huge_count);
     gc_init_type(&t_zero, GO_STRUCT, 64, zero_esize);
@@ -154,6 +185,8 @@ int main(void)
     expect_fatal_timeout(region_case, NULL, NULL, EXPECT_EXIT(0), 20);
     tu_fatal_label = "control: nested arrays and a call keep their pointees";
     expect_fatal_timeout(good_case, NULL, NULL, EXPECT_EXIT(0), 20);
+    tu_fatal_label = "pointer slot at offset -8 of an array element";
+    expect_fatal_timeout(neg_off_case, NULL, NULL, EXPECT_EXIT(0), 20);
     tu_fatal_label = "control: disjoint regions holding smaller regions keep their pointees";
     expect_fatal_timeout(nested_case, NULL, NULL, EXPECT_EXIT(0), 20);
     return test_summary();

@@ -760,7 +760,8 @@ impl Compiled {
                 return none;
             }
             let off = rd(at + 8);
-            if off % 8 != 0 || off + 8 > es || c.mask & (1 << (off / 8)) != 0 {
+            // `off >= es`, not `off + 8 > es`: a huge offset (a negative one) must not wrap past the test.
+            if off % 8 != 0 || off >= es || c.mask & (1 << (off / 8)) != 0 {
                 return none;
             }
             c.mask |= 1 << (off / 8);
@@ -1656,6 +1657,12 @@ mod tests {
         // No pointers at all: an empty mask (nothing to scan, still compiled).
         let c = compile(&[16, GC_END]);
         assert_eq!((c.elemsize, c.mask), (16, 0));
+        // A slot outside the element (a negative offset, the last word of the element
+        // before: the interpreter reads it) is not compiled; offset -8 used to wrap past the
+        // bound check and set mask bit 63 (found by fuzz/gcprog.c).
+        for off in [0usize.wrapping_sub(8), 0usize.wrapping_sub(64), 296, 1 << 40] {
+            assert_eq!(compile(&[296, GC_APTR, off, GC_END]).elemsize, 0, "offset {off:#x}");
+        }
     }
 
     #[test]
