@@ -5,7 +5,8 @@
 #                              working corpus build/fuzz/corpus/<name>, seeded from the committed
 #                              fuzz/corpus/<name>; per harness print executions, exec/s and
 #                              coverage (cov:, ft:); crashes, timeouts and leaks are saved in
-#                              build/fuzz/crashes/<name>/ and make the script fail.
+#                              build/fuzz/crashes/<name>/ (emptied at the start of each
+#                              run) and make the script fail.
 #   FUZZ_MERGE=1               afterwards merge the inputs that add coverage back into
 #                              fuzz/corpus/<name> (-merge=1), ready to commit.
 #   fuzz/run.sh --replay       run each harness once over its committed corpus (fast; `make check`).
@@ -61,6 +62,9 @@ for n in "${names[@]}"; do
     work=build/fuzz/corpus/$n
     crashes=build/fuzz/crashes/$n
     mkdir -p "$work" "$crashes"
+    # Only this run's crashes are reported: an earlier run's (already fixed and put in the
+    # corpus, or still to be looked at) would otherwise fail every later run.
+    rm -f "$crashes"/*
     cp -n "$seeds"/* "$work"/ 2>/dev/null || true
     log=build/fuzz/$n.log
     echo "==> $n: ${SECONDS_EACH}s over $work (log $log)"
